@@ -1,0 +1,311 @@
+//! The batched engine: forward pass and BP1–BP4 for a whole mini-batch `X = [x_1 … x_m]`
+//! through matrix–matrix products, into buffers allocated once.
+
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
+
+use crate::{Error, Float, Network, Result, gemm};
+
+/// The buffers of the batched forward and backward passes, allocated once for batches of up
+/// to `capacity` examples, so that a training step allocates nothing.
+///
+/// Every buffer is column-major (`(n_l × capacity)` with each column contiguous): the first
+/// `m` columns of a batch are then one contiguous block, each example's activations are
+/// contiguous for the per-column softmax, and the GEMMs see unit-stride operands.
+#[derive(Clone, Debug)]
+pub struct Workspace<F: Float> {
+    sizes: Vec<usize>,     // [n_0, …, n_L] of the network it was made for
+    capacity: usize,       // the largest batch it holds
+    m: usize,              // columns filled by the last forward pass
+    z: Vec<Array2<F>>,     // [l-1] = Z^l: (n_l × capacity), column-major
+    a: Vec<Array2<F>>,     // [l-1] = A^l: (n_l × capacity), column-major; A^0 = X is the caller's
+    delta: Vec<Array2<F>>, // [l-1] = Δ^l: (n_l × capacity), column-major
+}
+
+impl<F: Float> Workspace<F> {
+    /// The largest batch this workspace holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// `Z^l: (n_l × m)` of the last batch, for `l` in `1..=L`.
+    pub fn z(&self, l: usize) -> ArrayView2<'_, F> {
+        self.z[l - 1].slice(s![.., ..self.m])
+    }
+
+    /// `A^l: (n_l × m)` of the last batch, for `l` in `1..=L`.
+    pub fn a(&self, l: usize) -> ArrayView2<'_, F> {
+        self.a[l - 1].slice(s![.., ..self.m])
+    }
+
+    /// `Δ^l: (n_l × m)` of the last backward pass, for `l` in `1..=L`.
+    pub fn delta(&self, l: usize) -> ArrayView2<'_, F> {
+        self.delta[l - 1].slice(s![.., ..self.m])
+    }
+}
+
+/// The hyper-parameters of a stochastic gradient descent step.
+///
+/// `W ← (1 − ηλ/n) W − (η/m) ∇W`, `b ← b − (η/m) ∇b`, with `∇W, ∇b` summed over the `m`
+/// examples of the mini-batch, and `n` the size of the training set (network2.py's L2
+/// regularisation; `λ = 0` is network.py's plain SGD).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd {
+    eta: f64,
+    lambda: f64,
+    n: usize,
+}
+
+impl Sgd {
+    /// Plain SGD with learning rate `η` (finite, > 0).
+    pub fn new(eta: f64) -> Result<Self> {
+        if !(eta.is_finite() && eta > 0.0) {
+            return Err(Error::HyperParameter {
+                name: "eta",
+                value: eta,
+                requirement: "must be finite and positive",
+            });
+        }
+        Ok(Sgd { eta, lambda: 0.0, n: 1 })
+    }
+
+    /// Adds L2 regularisation `λ` (finite, ≥ 0) for a training set of `n` examples.
+    pub fn with_l2(self, lambda: f64, n: usize) -> Result<Self> {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(Error::HyperParameter {
+                name: "lambda",
+                value: lambda,
+                requirement: "must be finite and non-negative",
+            });
+        }
+        if n == 0 {
+            return Err(Error::HyperParameter {
+                name: "n",
+                value: 0.0,
+                requirement: "(the training set size) must be at least 1",
+            });
+        }
+        Ok(Sgd { lambda, n, ..self })
+    }
+
+    /// The learning rate η.
+    pub fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    /// The L2 regularisation λ.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    /// `(α, β) = (−η/m, 1 − ηλ/n)` of the update `W ← β W + α ∇W` for a batch of `m`.
+    pub(crate) fn coefficients<F: Float>(&self, m: usize) -> (F, F) {
+        let alpha = -self.eta / m as f64;
+        let beta = 1.0 - self.eta * self.lambda / self.n as f64;
+        (F::from_f64(alpha), F::from_f64(beta))
+    }
+}
+
+/// The gradient of the mean cost `C = (1/m) Σ_x C_x` of a batch, from
+/// [`Network::backprop`] or [`Network::backprop_per_example`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<F: Float> {
+    /// `[l-1] = ∂C/∂W^l: (n_l × n_{l-1})`, row-major like `W^l`.
+    pub nabla_w: Vec<Array2<F>>,
+    /// `[l-1] = ∂C/∂b^l: (n_l)`.
+    pub nabla_b: Vec<Array1<F>>,
+}
+
+impl<F: Float> Network<F> {
+    /// A workspace for batches of up to `capacity` examples.
+    pub fn workspace(&self, capacity: usize) -> Workspace<F> {
+        let buffers = || -> Vec<Array2<F>> {
+            self.sizes()[1..]
+                .iter()
+                .map(|&n| Array2::zeros((n, capacity).f()))
+                .collect()
+        };
+        Workspace {
+            sizes: self.sizes().to_vec(),
+            capacity,
+            m: 0,
+            z: buffers(),
+            a: buffers(),
+            delta: buffers(),
+        }
+    }
+
+    /// Zero gradients shaped like the parameters.
+    pub fn zero_gradients(&self) -> Gradients<F> {
+        Gradients {
+            nabla_w: self.weights.iter().map(|w| Array2::zeros(w.raw_dim())).collect(),
+            nabla_b: self.biases.iter().map(|b| Array1::zeros(b.raw_dim())).collect(),
+        }
+    }
+
+    /// The batched forward pass: `Z^l = W^l A^{l-1} + b^l 1ᵀ`, `A^l = σ(Z^l)` for
+    /// `l = 1 … L`, with `A^0 = X: (n_0 × m)`. Returns `A^L: (n_L × m)`, a view into `ws`.
+    pub fn forward<'w>(&self, x: ArrayView2<F>, ws: &'w mut Workspace<F>) -> Result<ArrayView2<'w, F>> {
+        self.check_workspace(&x, None, ws)?;
+        self.forward_unchecked(x, ws);
+        Ok(ws.a(self.sizes().len() - 1))
+    }
+
+    /// One step of mini-batch SGD on `X: (n_0 × m)` with targets `Y: (n_L × m)`, all `m`
+    /// examples forward- and back-propagated at once.
+    ///
+    /// The update is fused into the BP4 GEMM (`W ← β W + α Δ^l (A^{l-1})ᵀ` with
+    /// `α = −η/m`, `β = 1 − ηλ/n`), so no gradient is ever stored. Each `W^l` is updated
+    /// right after BP2 has used it to compute `Δ^{l-1}`.
+    pub fn sgd_step(&mut self, x: ArrayView2<F>, y: ArrayView2<F>, sgd: &Sgd, ws: &mut Workspace<F>) -> Result<()> {
+        let m = self.check_workspace(&x, Some(&y), ws)?;
+        let (alpha, beta) = sgd.coefficients::<F>(m);
+        self.forward_unchecked(x, ws);
+        self.output_error(y, ws);
+        for l in (1..self.sizes().len()).rev() {
+            if l > 1 {
+                self.backpropagate_error(l, ws);
+            }
+            let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
+            let a_prev = if l == 1 {
+                x.view()
+            } else {
+                ws.a[l - 2].slice(s![.., ..m])
+            }; // (n_{l-1} × m)
+            // BP4 fused with the update: W^l ← β W^l + α Δ^l (A^{l-1})ᵀ.
+            gemm(alpha, &delta, &a_prev.t(), beta, &mut self.weights[l - 1].view_mut());
+            // BP3 fused with the update: b^l ← b^l + α Δ^l 1.
+            for column in delta.columns() {
+                self.biases[l - 1].scaled_add(alpha, &column);
+            }
+        }
+        Ok(())
+    }
+
+    /// The gradient of the batch's mean cost, `∂C/∂W^l = (1/m) Δ^l (A^{l-1})ᵀ` (BP4) and
+    /// `∂C/∂b^l = (1/m) Δ^l 1` (BP3), written into `grads`.
+    pub fn backprop(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        ws: &mut Workspace<F>,
+        grads: &mut Gradients<F>,
+    ) -> Result<()> {
+        let m = self.check_workspace(&x, Some(&y), ws)?;
+        self.check_gradients(grads);
+        let inv_m = F::one() / F::from_usize(m);
+        self.forward_unchecked(x, ws);
+        self.output_error(y, ws);
+        for l in (1..self.sizes().len()).rev() {
+            if l > 1 {
+                self.backpropagate_error(l, ws);
+            }
+            let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
+            let a_prev = if l == 1 {
+                x.view()
+            } else {
+                ws.a[l - 2].slice(s![.., ..m])
+            }; // (n_{l-1} × m)
+            // BP4: ∇W^l = (1/m) Δ^l (A^{l-1})ᵀ.
+            gemm(
+                inv_m,
+                &delta,
+                &a_prev.t(),
+                F::zero(),
+                &mut grads.nabla_w[l - 1].view_mut(),
+            );
+            // BP3: ∇b^l = (1/m) Δ^l 1.
+            let nabla_b = &mut grads.nabla_b[l - 1];
+            nabla_b.fill(F::zero());
+            for column in delta.columns() {
+                nabla_b.scaled_add(inv_m, &column);
+            }
+        }
+        Ok(())
+    }
+
+    /// The mean cost `(1/m) Σ_x C_x` of a batch (no regularisation term).
+    pub fn batch_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>, ws: &mut Workspace<F>) -> Result<F> {
+        let m = self.check_workspace(&x, Some(&y), ws)?;
+        self.forward_unchecked(x, ws);
+        Ok(self.cost().value(ws.a(self.sizes().len() - 1), y) / F::from_usize(m))
+    }
+
+    /// Checks a batch against the network and the workspace; returns `m`.
+    fn check_workspace(&self, x: &ArrayView2<F>, y: Option<&ArrayView2<F>>, ws: &Workspace<F>) -> Result<usize> {
+        if ws.sizes != self.sizes() {
+            return Err(Error::WorkspaceMismatch {
+                workspace: ws.sizes.clone(),
+                network: self.sizes().to_vec(),
+            });
+        }
+        let m = self.check_batch(x, y)?;
+        if m > ws.capacity {
+            return Err(Error::BatchTooLarge {
+                m,
+                capacity: ws.capacity,
+            });
+        }
+        Ok(m)
+    }
+
+    /// # Panics
+    /// If `grads` is not shaped like the parameters (make it with [`Network::zero_gradients`]).
+    fn check_gradients(&self, grads: &Gradients<F>) {
+        let shapes_match = grads.nabla_w.len() == self.weights.len()
+            && grads.nabla_w.iter().zip(&self.weights).all(|(g, w)| g.dim() == w.dim())
+            && grads
+                .nabla_b
+                .iter()
+                .map(|b| b.len())
+                .eq(self.biases.iter().map(|b| b.len()));
+        assert!(
+            shapes_match,
+            "gradients are not shaped like the parameters: make them with Network::zero_gradients"
+        );
+    }
+
+    /// The forward pass on a checked batch: `Z^l = b^l 1ᵀ + W^l A^{l-1}`, `A^l = σ(Z^l)`.
+    fn forward_unchecked(&self, x: ArrayView2<F>, ws: &mut Workspace<F>) {
+        let m = x.ncols();
+        ws.m = m;
+        for l in 1..self.sizes().len() {
+            let (done, todo) = ws.a.split_at_mut(l - 1);
+            let a_prev = if l == 1 {
+                x.view()
+            } else {
+                done[l - 2].slice(s![.., ..m])
+            }; // (n_{l-1} × m)
+            let mut z = ws.z[l - 1].slice_mut(s![.., ..m]); // (n_l × m)
+            z.assign(&self.biases[l - 1].view().insert_axis(ndarray::Axis(1)));
+            gemm(F::one(), &self.weights[l - 1].view(), &a_prev, F::one(), &mut z);
+            self.activations()[l - 1].forward(z.view(), todo[0].slice_mut(s![.., ..m]));
+        }
+    }
+
+    /// BP1: `Δ^L = ∇_a C ⊙ σ'(Z^L)`, or the cost's simplified form.
+    fn output_error(&self, y: ArrayView2<F>, ws: &mut Workspace<F>) {
+        let (last, m) = (self.sizes().len() - 2, ws.m);
+        self.cost().delta(
+            &self.activations()[last],
+            ws.z[last].slice(s![.., ..m]),
+            ws.a[last].slice(s![.., ..m]),
+            y,
+            ws.delta[last].slice_mut(s![.., ..m]),
+        );
+    }
+
+    /// BP2: `Δ^{l-1} = ((W^l)ᵀ Δ^l) ⊙ σ'(Z^{l-1})`, for `l ≥ 2` (the input layer's delta is
+    /// never needed). `(W^l)ᵀ` is a transposed view, not a copy.
+    fn backpropagate_error(&self, l: usize, ws: &mut Workspace<F>) {
+        let m = ws.m;
+        let (lower, upper) = ws.delta.split_at_mut(l - 1);
+        let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
+        let mut delta_prev: ArrayViewMut2<F> = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
+        gemm(F::one(), &self.weights[l - 1].t(), &delta, F::zero(), &mut delta_prev);
+        self.activations()[l - 2].backward(
+            ws.z[l - 2].slice(s![.., ..m]),
+            ws.a[l - 2].slice(s![.., ..m]),
+            delta_prev,
+        );
+    }
+}

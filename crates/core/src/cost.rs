@@ -1,0 +1,172 @@
+//! Cost functions: the value `C`, the gradient `∇_a C`, and the output error `Δ^L` (BP1).
+
+use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+
+use crate::{Activation, Error, Float, Result};
+
+/// The cost `C_x` of one example, averaged over a batch as `C = (1/m) Σ_x C_x`.
+///
+/// Like network2.py's cost classes, each cost gives its value and its output-layer delta; the
+/// delta uses the simplified form where the output activation allows it (network2.py's
+/// `CrossEntropyCost.delta`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Cost {
+    /// `C_x = ½ ‖a − y‖²`, the chapter's cost (eq. 26 of chapter 2).
+    #[default]
+    Quadratic,
+    /// `C_x = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]` (chapter 3). With a sigmoid output
+    /// layer, BP1 simplifies to `Δ^L = A^L − Y`: no σ'(z) to slow learning down.
+    CrossEntropy,
+    /// `C_x = −Σ_j y_j ln a_j`, i.e. `−ln a_y` for a one-hot `y` (chapter 3). With a softmax
+    /// output layer, BP1 simplifies to `Δ^L = A^L − Y`.
+    LogLikelihood,
+}
+
+/// `x ln y`, taken as 0 when `x` is 0 (so that 0 · ln 0 = 0, as numpy's `nan_to_num` gives
+/// network2.py).
+fn xlogy<F: Float>(x: F, y: F) -> F {
+    if x == F::zero() { F::zero() } else { x * y.ln() }
+}
+
+impl Cost {
+    /// All costs, in the order the tools list them.
+    pub const ALL: [Cost; 3] = [Cost::Quadratic, Cost::CrossEntropy, Cost::LogLikelihood];
+
+    /// `quadratic`, `cross-entropy` or `log-likelihood`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cost::Quadratic => "quadratic",
+            Cost::CrossEntropy => "cross-entropy",
+            Cost::LogLikelihood => "log-likelihood",
+        }
+    }
+
+    /// The cost with this name; network2.py's class names (`QuadraticCost`,
+    /// `CrossEntropyCost`) are accepted too.
+    pub fn from_name(name: &str) -> Option<Cost> {
+        match name {
+            "QuadraticCost" => Some(Cost::Quadratic),
+            "CrossEntropyCost" => Some(Cost::CrossEntropy),
+            "LogLikelihoodCost" => Some(Cost::LogLikelihood),
+            _ => Cost::ALL.into_iter().find(|c| c.name() == name),
+        }
+    }
+
+    /// `Σ_x C_x` over the columns of `A` and `Y`, both `(n_L × m)`.
+    pub fn value<F: Float>(self, a: ArrayView2<F>, y: ArrayView2<F>) -> F {
+        let one = F::one();
+        let half = F::from_f64(0.5);
+        let mut sum = F::zero();
+        match self {
+            Cost::Quadratic => Zip::from(&a).and(&y).for_each(|&a, &y| sum += half * (a - y) * (a - y)),
+            Cost::CrossEntropy => Zip::from(&a)
+                .and(&y)
+                .for_each(|&a, &y| sum -= xlogy(y, a) + xlogy(one - y, one - a)),
+            Cost::LogLikelihood => Zip::from(&a).and(&y).for_each(|&a, &y| sum -= xlogy(y, a)),
+        }
+        sum
+    }
+
+    /// `∇_a C_x` for every column, written into `grad`; all `(n_L × m)`.
+    pub fn gradient<F: Float>(self, a: ArrayView2<F>, y: ArrayView2<F>, mut grad: ArrayViewMut2<F>) {
+        let one = F::one();
+        let zip = Zip::from(&mut grad).and(&a).and(&y);
+        match self {
+            Cost::Quadratic => zip.for_each(|g, &a, &y| *g = a - y),
+            Cost::CrossEntropy => zip.for_each(|g, &a, &y| *g = (a - y) / (a * (one - a))),
+            Cost::LogLikelihood => zip.for_each(|g, &a, &y| *g = if y == F::zero() { F::zero() } else { -y / a }),
+        }
+    }
+
+    /// BP1, `Δ^L = ∇_a C ⊙ σ'(Z^L)`, written into `delta`; all `(n_L × m)`.
+    ///
+    /// Cross-entropy after a sigmoid and log-likelihood after a softmax take the simplified
+    /// form `Δ^L = A^L − Y` (chapter 3), which also stays exact where σ' underflows.
+    pub fn delta<F: Float>(
+        self,
+        output: &Activation<F>,
+        z: ArrayView2<F>,
+        a: ArrayView2<F>,
+        y: ArrayView2<F>,
+        mut delta: ArrayViewMut2<F>,
+    ) {
+        match (self, output) {
+            (Cost::CrossEntropy, Activation::Sigmoid) | (Cost::LogLikelihood, Activation::Softmax) => {
+                Zip::from(&mut delta).and(&a).and(&y).for_each(|d, &a, &y| *d = a - y)
+            }
+            _ => {
+                self.gradient(a, y, delta.view_mut());
+                output.backward(z, a, delta);
+            }
+        }
+    }
+
+    /// Checks that this cost is defined for the values the output layer produces.
+    pub fn check_output<F: Float>(self, output: &Activation<F>) -> Result<()> {
+        let hint = match (self, output) {
+            (Cost::Quadratic, _) => return Ok(()),
+            (Cost::CrossEntropy | Cost::LogLikelihood, Activation::Sigmoid | Activation::Softmax) => {
+                return Ok(());
+            }
+            (Cost::CrossEntropy, _) => {
+                "it takes ln a and ln(1 − a), so outputs must lie in (0, 1): use a sigmoid output layer"
+            }
+            (Cost::LogLikelihood, _) => "it takes ln a, so outputs must lie in (0, 1]: use a softmax output layer",
+        };
+        Err(Error::Incompatible {
+            cost: self.name(),
+            activation: output.name().to_string(),
+            hint,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn values_by_hand() {
+        // Two examples: a = (1/2, 1/4), y = (1, 0).
+        let a = array![[0.5f64, 0.25]];
+        let y = array![[1.0f64, 0.0]];
+        // ½(1/2)² + ½(1/4)² = 1/8 + 1/32 = 5/32
+        assert_eq!(Cost::Quadratic.value(a.view(), y.view()), 5.0 / 32.0);
+        // −ln(1/2) − ln(3/4) = ln(8/3)
+        let ce = Cost::CrossEntropy.value(a.view(), y.view());
+        assert!((ce - (8.0f64 / 3.0).ln()).abs() < 1e-15);
+        // −ln(1/2); the y = 0 entry adds nothing.
+        let ll = Cost::LogLikelihood.value(a.view(), y.view());
+        assert!((ll - 2.0f64.ln()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cross_entropy_of_a_saturated_correct_output_is_zero() {
+        // 0 · ln 0 is taken as 0 (network2.py's nan_to_num).
+        let a = array![[1.0f32, 0.0]];
+        let y = array![[1.0f32, 0.0]];
+        assert_eq!(Cost::CrossEntropy.value(a.view(), y.view()), 0.0);
+    }
+
+    #[test]
+    fn names_round_trip_and_network2_names() {
+        for c in Cost::ALL {
+            assert_eq!(Cost::from_name(c.name()), Some(c));
+        }
+        assert_eq!(Cost::from_name("CrossEntropyCost"), Some(Cost::CrossEntropy));
+        assert_eq!(Cost::from_name("hinge"), None);
+    }
+
+    #[test]
+    fn incompatible_outputs_are_errors() {
+        assert!(Cost::CrossEntropy.check_output(&Activation::<f64>::Tanh).is_err());
+        assert!(Cost::LogLikelihood.check_output(&Activation::<f64>::Relu).is_err());
+        assert!(Cost::Quadratic.check_output(&Activation::<f64>::Identity).is_ok());
+        let err = Cost::CrossEntropy
+            .check_output(&Activation::<f64>::Identity)
+            .unwrap_err();
+        assert!(err.to_string().contains("identity output layer"), "{err}");
+    }
+}

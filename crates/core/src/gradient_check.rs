@@ -1,0 +1,124 @@
+//! The chapter's check of backpropagation against finite differences (eq. 46).
+//!
+//! `∂C/∂p ≈ (C(p + ε) − C(p − ε)) / 2ε` for every parameter `p`, the central form of eq. 46:
+//! two forward passes per parameter, so about `2P` passes where backpropagation needs one
+//! forward and one backward pass. That gap is the chapter's answer to "in what sense is
+//! backpropagation a fast algorithm?"; the check is how users (and the tests) trust it.
+
+use ndarray::ArrayView2;
+
+use crate::{Error, Float, Network, Result};
+
+/// One weight or bias, with layers numbered from 1 as in `W^l`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parameter {
+    /// `w^l_{jk}`, row `j`, column `k` of `W^l`.
+    Weight { layer: usize, j: usize, k: usize },
+    /// `b^l_j`.
+    Bias { layer: usize, j: usize },
+}
+
+/// How far backpropagation's gradient `g` is from the finite-difference one `ĝ`.
+///
+/// The relative difference is taken per parameter array (each `W^l`, each `b^l`):
+/// `‖g − ĝ‖ / max(‖g‖, ‖ĝ‖)` in the 2-norm. Per array rather than per entry, because an
+/// entry whose true gradient is near zero is dominated by the finite difference's own
+/// truncation error (`ε² C‴ / 6`, about 1e-11 at `ε = 1e-5`); per array rather than over the
+/// whole gradient, so that a wrong bias gradient is not hidden by large weight gradients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradientCheck {
+    /// The largest relative difference over the parameter arrays.
+    pub max_rel_diff: f64,
+    /// The array where it is largest, as `W^l` or `b^l`.
+    pub worst_array: String,
+    /// `max_p |g_p − ĝ_p|` over every parameter.
+    pub max_abs_diff: f64,
+    /// The parameter where the absolute difference is largest.
+    pub worst_parameter: Parameter,
+    /// The number of parameters checked, `P`.
+    pub parameters: usize,
+}
+
+impl<F: Float> Network<F> {
+    fn parameter_mut(&mut self, p: Parameter) -> &mut F {
+        match p {
+            Parameter::Weight { layer, j, k } => &mut self.weights[layer - 1][[j, k]],
+            Parameter::Bias { layer, j } => &mut self.biases[layer - 1][j],
+        }
+    }
+}
+
+/// Compares [`Network::backprop`]'s gradient of the mean cost of the batch
+/// `(X: (n_0 × m), Y: (n_L × m))` with central differences of step `epsilon`, over every
+/// parameter. In `f64`, `epsilon ≈ 1e-5` balances truncation against rounding error.
+pub fn gradient_check<F: Float>(
+    net: &Network<F>,
+    x: ArrayView2<F>,
+    y: ArrayView2<F>,
+    epsilon: f64,
+) -> Result<GradientCheck> {
+    if !(epsilon.is_finite() && epsilon > 0.0) {
+        return Err(Error::HyperParameter {
+            name: "epsilon",
+            value: epsilon,
+            requirement: "must be finite and positive",
+        });
+    }
+    let mut ws = net.workspace(x.ncols());
+    let mut grads = net.zero_gradients();
+    net.backprop(x, y, &mut ws, &mut grads)?;
+
+    let mut probe = net.clone();
+    let eps = F::from_f64(epsilon);
+    let mut numeric = |p: Parameter| -> Result<f64> {
+        let original = *probe.parameter_mut(p);
+        *probe.parameter_mut(p) = original + eps;
+        let plus = probe.batch_cost(x, y, &mut ws)?;
+        *probe.parameter_mut(p) = original - eps;
+        let minus = probe.batch_cost(x, y, &mut ws)?;
+        *probe.parameter_mut(p) = original;
+        Ok((plus - minus).as_f64() / (2.0 * epsilon))
+    };
+
+    let mut report = GradientCheck {
+        max_rel_diff: 0.0,
+        worst_array: String::new(),
+        max_abs_diff: 0.0,
+        worst_parameter: Parameter::Bias { layer: 1, j: 0 },
+        parameters: net.num_parameters(),
+    };
+    for (layer, (nabla_w, nabla_b)) in (1..).zip(grads.nabla_w.iter().zip(&grads.nabla_b)) {
+        let weights = nabla_w
+            .indexed_iter()
+            .map(|((j, k), &g)| (Parameter::Weight { layer, j, k }, g));
+        let biases = nabla_b.indexed_iter().map(|(j, &g)| (Parameter::Bias { layer, j }, g));
+        for (name, array) in [
+            (format!("W^{layer}"), weights.collect::<Vec<_>>()),
+            (format!("b^{layer}"), biases.collect()),
+        ] {
+            // Squared 2-norms of g − ĝ, g and ĝ over the array.
+            let (mut diff, mut analytic_norm, mut numeric_norm) = (0.0, 0.0, 0.0);
+            for (p, g) in array {
+                let (g, n) = (g.as_f64(), numeric(p)?);
+                let abs = (g - n).abs();
+                if abs > report.max_abs_diff || abs.is_nan() {
+                    report.max_abs_diff = abs;
+                    report.worst_parameter = p;
+                }
+                diff += abs * abs;
+                analytic_norm += g * g;
+                numeric_norm += n * n;
+            }
+            let rel = if diff == 0.0 {
+                0.0
+            } else {
+                diff.sqrt() / f64::max(analytic_norm, numeric_norm).sqrt()
+            };
+            if rel > report.max_rel_diff || rel.is_nan() {
+                report.max_rel_diff = rel;
+                report.worst_array = name;
+            }
+        }
+    }
+    Ok(report)
+}

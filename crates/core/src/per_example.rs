@@ -1,0 +1,146 @@
+//! The book's per-example loop (network.py's `update_mini_batch` and `backprop`): each
+//! example forward- and back-propagated on its own with matrix–vector products, the gradients
+//! summed over the mini-batch. Kept as the readable reference the batched engine is tested
+//! against, and as the baseline the benchmarks compare it with.
+//!
+//! It is as fast as such a loop honestly gets: no allocation per example, `gemv` for the
+//! products, in-place rank-1 updates for `∇W`.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip, linalg::general_mat_vec_mul};
+
+use crate::{Error, Float, Gradients, Network, Result, Sgd};
+
+/// The buffers of the per-example path, allocated once per network.
+#[derive(Clone, Debug)]
+pub struct PerExampleWorkspace<F: Float> {
+    sizes: Vec<usize>,       // [n_0, …, n_L] of the network it was made for
+    z: Vec<Array1<F>>,       // [l-1] = z^l: (n_l)
+    a: Vec<Array1<F>>,       // [l-1] = a^l: (n_l); a^0 = x is the caller's
+    delta: Vec<Array1<F>>,   // [l-1] = δ^l: (n_l)
+    nabla_w: Vec<Array2<F>>, // [l-1] = Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major
+    nabla_b: Vec<Array1<F>>, // [l-1] = Σ_x ∂C_x/∂b^l: (n_l)
+}
+
+impl<F: Float> Network<F> {
+    /// The buffers for [`Network::sgd_step_per_example`] and
+    /// [`Network::backprop_per_example`].
+    pub fn per_example_workspace(&self) -> PerExampleWorkspace<F> {
+        let vectors = || -> Vec<Array1<F>> { self.sizes()[1..].iter().map(|&n| Array1::zeros(n)).collect() };
+        let gradients = self.zero_gradients();
+        PerExampleWorkspace {
+            sizes: self.sizes().to_vec(),
+            z: vectors(),
+            a: vectors(),
+            delta: vectors(),
+            nabla_w: gradients.nabla_w,
+            nabla_b: gradients.nabla_b,
+        }
+    }
+
+    /// network.py's `update_mini_batch`: back-propagates each column of `X: (n_0 × m)`
+    /// with its target column of `Y: (n_L × m)` in turn, sums the gradients, then
+    /// `W ← (1 − ηλ/n) W − (η/m) Σ_x ∇W_x`, `b ← b − (η/m) Σ_x ∇b_x`.
+    pub fn sgd_step_per_example(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        sgd: &Sgd,
+        ws: &mut PerExampleWorkspace<F>,
+    ) -> Result<()> {
+        let m = self.check_per_example(&x, &y, ws)?;
+        let (alpha, beta) = sgd.coefficients::<F>(m);
+        self.sum_example_gradients(x, y, ws);
+        for (w, nabla_w) in self.weights.iter_mut().zip(&ws.nabla_w) {
+            Zip::from(w).and(nabla_w).for_each(|w, &g| *w = beta * *w + alpha * g);
+        }
+        for (b, nabla_b) in self.biases.iter_mut().zip(&ws.nabla_b) {
+            b.scaled_add(alpha, nabla_b);
+        }
+        Ok(())
+    }
+
+    /// The gradient of the batch's mean cost as the mean of the per-example gradients,
+    /// written into `grads`: the oracle for [`Network::backprop`].
+    pub fn backprop_per_example(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        ws: &mut PerExampleWorkspace<F>,
+        grads: &mut Gradients<F>,
+    ) -> Result<()> {
+        let m = self.check_per_example(&x, &y, ws)?;
+        let inv_m = F::one() / F::from_usize(m);
+        self.sum_example_gradients(x, y, ws);
+        for (g, sum) in grads.nabla_w.iter_mut().zip(&ws.nabla_w) {
+            Zip::from(g).and(sum).for_each(|g, &s| *g = s * inv_m);
+        }
+        for (g, sum) in grads.nabla_b.iter_mut().zip(&ws.nabla_b) {
+            Zip::from(g).and(sum).for_each(|g, &s| *g = s * inv_m);
+        }
+        Ok(())
+    }
+
+    fn check_per_example(&self, x: &ArrayView2<F>, y: &ArrayView2<F>, ws: &PerExampleWorkspace<F>) -> Result<usize> {
+        if ws.sizes != self.sizes() {
+            return Err(Error::WorkspaceMismatch {
+                workspace: ws.sizes.clone(),
+                network: self.sizes().to_vec(),
+            });
+        }
+        self.check_batch(x, Some(y))
+    }
+
+    /// `ws.nabla_w, ws.nabla_b ← Σ_x ∇C_x` over the columns of a checked batch.
+    fn sum_example_gradients(&self, x: ArrayView2<F>, y: ArrayView2<F>, ws: &mut PerExampleWorkspace<F>) {
+        ws.nabla_w.iter_mut().for_each(|g| g.fill(F::zero()));
+        ws.nabla_b.iter_mut().for_each(|g| g.fill(F::zero()));
+        for (x, y) in x.columns().into_iter().zip(y.columns()) {
+            self.backprop_example(x, y, ws);
+        }
+    }
+
+    /// network.py's `backprop` for one example `x: (n_0)` with target `y: (n_L)`, adding
+    /// `∂C_x/∂W^l` and `∂C_x/∂b^l` into `ws.nabla_w` and `ws.nabla_b`.
+    fn backprop_example(&self, x: ArrayView1<F>, y: ArrayView1<F>, ws: &mut PerExampleWorkspace<F>) {
+        let layers = self.sizes().len() - 1;
+        // Forward: z^l = W^l a^{l-1} + b^l, a^l = σ(z^l).
+        for l in 1..=layers {
+            let (done, todo) = ws.a.split_at_mut(l - 1);
+            let a_prev = if l == 1 { x.view() } else { done[l - 2].view() }; // (n_{l-1})
+            let z = &mut ws.z[l - 1]; // (n_l)
+            z.assign(&self.biases[l - 1]);
+            general_mat_vec_mul(F::one(), &self.weights[l - 1], &a_prev, F::one(), z);
+            self.activations()[l - 1].forward(z.view().insert_axis(Axis(1)), todo[0].view_mut().insert_axis(Axis(1)));
+        }
+        // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
+        let last = layers - 1;
+        self.cost().delta(
+            &self.activations()[last],
+            ws.z[last].view().insert_axis(Axis(1)),
+            ws.a[last].view().insert_axis(Axis(1)),
+            y.insert_axis(Axis(1)),
+            ws.delta[last].view_mut().insert_axis(Axis(1)),
+        );
+        for l in (1..=layers).rev() {
+            let (lower, upper) = ws.delta.split_at_mut(l - 1);
+            let delta = &upper[0]; // δ^l: (n_l)
+            let a_prev = if l == 1 { x.view() } else { ws.a[l - 2].view() }; // (n_{l-1})
+            // BP3: ∂C/∂b^l = δ^l.
+            ws.nabla_b[l - 1] += delta;
+            // BP4: ∂C/∂W^l = δ^l (a^{l-1})ᵀ, a rank-1 update row by row.
+            for (mut row, &d) in ws.nabla_w[l - 1].rows_mut().into_iter().zip(delta) {
+                row.scaled_add(d, &a_prev);
+            }
+            // BP2: δ^{l-1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l-1}).
+            if l > 1 {
+                let delta_prev = &mut lower[l - 2];
+                general_mat_vec_mul(F::one(), &self.weights[l - 1].t(), delta, F::zero(), delta_prev);
+                self.activations()[l - 2].backward(
+                    ws.z[l - 2].view().insert_axis(Axis(1)),
+                    ws.a[l - 2].view().insert_axis(Axis(1)),
+                    delta_prev.view_mut().insert_axis(Axis(1)),
+                );
+            }
+        }
+    }
+}
