@@ -172,7 +172,7 @@ impl<F: Float> Network<F> {
                 ws.a[l - 2].slice(s![.., ..m])
             }; // (n_{l-1} × m)
             // BP4 fused with the update: W^l ← β W^l + α Δ^l (A^{l-1})ᵀ.
-            gemm(alpha, &delta, &a_prev.t(), beta, &mut self.weights[l - 1].view_mut());
+            gemm::nt(alpha, &delta, &a_prev, beta, &mut self.weights[l - 1].view_mut());
             // BP3 fused with the update: b^l ← b^l + α Δ^l 1.
             for column in delta.columns() {
                 self.biases[l - 1].scaled_add(alpha, &column);
@@ -206,13 +206,7 @@ impl<F: Float> Network<F> {
                 ws.a[l - 2].slice(s![.., ..m])
             }; // (n_{l-1} × m)
             // BP4: ∇W^l = (1/m) Δ^l (A^{l-1})ᵀ.
-            gemm(
-                inv_m,
-                &delta,
-                &a_prev.t(),
-                F::zero(),
-                &mut grads.nabla_w[l - 1].view_mut(),
-            );
+            gemm::nt(inv_m, &delta, &a_prev, F::zero(), &mut grads.nabla_w[l - 1].view_mut());
             // BP3: ∇b^l = (1/m) Δ^l 1.
             let nabla_b = &mut grads.nabla_b[l - 1];
             nabla_b.fill(F::zero());
@@ -276,8 +270,7 @@ impl<F: Float> Network<F> {
                 done[l - 2].slice(s![.., ..m])
             }; // (n_{l-1} × m)
             let mut z = ws.z[l - 1].slice_mut(s![.., ..m]); // (n_l × m)
-            z.assign(&self.biases[l - 1].view().insert_axis(ndarray::Axis(1)));
-            gemm(F::one(), &self.weights[l - 1].view(), &a_prev, F::one(), &mut z);
+            gemm::forward(&self.weights[l - 1].view(), &a_prev, &self.biases[l - 1].view(), &mut z);
             self.activations()[l - 1].forward(z.view(), todo[0].slice_mut(s![.., ..m]));
         }
     }
@@ -295,13 +288,13 @@ impl<F: Float> Network<F> {
     }
 
     /// BP2: `Δ^{l-1} = ((W^l)ᵀ Δ^l) ⊙ σ'(Z^{l-1})`, for `l ≥ 2` (the input layer's delta is
-    /// never needed). `(W^l)ᵀ` is a transposed view, not a copy.
+    /// never needed). `(W^l)ᵀ` is never formed: the kernel reads the rows of `W^l`.
     fn backpropagate_error(&self, l: usize, ws: &mut Workspace<F>) {
         let m = ws.m;
         let (lower, upper) = ws.delta.split_at_mut(l - 1);
         let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
         let mut delta_prev: ArrayViewMut2<F> = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
-        gemm(F::one(), &self.weights[l - 1].t(), &delta, F::zero(), &mut delta_prev);
+        gemm::tn(&self.weights[l - 1].view(), &delta, &mut delta_prev);
         self.activations()[l - 2].backward(
             ws.z[l - 2].slice(s![.., ..m]),
             ws.a[l - 2].slice(s![.., ..m]),

@@ -77,7 +77,7 @@ pub use batched::{Gradients, Sgd, Workspace};
 pub use cost::Cost;
 pub use error::{Error, Result};
 pub use float::Float;
-pub(crate) use gemm::gemm;
+pub use gemm::Isa;
 pub use gradient_check::{GradientCheck, Parameter, gradient_check};
 pub use network::{EVAL_CHUNK, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use per_example::PerExampleWorkspace;

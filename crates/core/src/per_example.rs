@@ -3,12 +3,13 @@
 //! summed over the mini-batch. Kept as the readable reference the batched engine is tested
 //! against, and as the baseline the benchmarks compare it with.
 //!
-//! It is as fast as such a loop honestly gets: no allocation per example, `gemv` for the
-//! products, in-place rank-1 updates for `∇W`.
+//! It is as fast as such a loop honestly gets: no allocation per example, and the same
+//! kernels as the batched engine with `m = 1` (matrix–vector products, and rank-1 updates of
+//! `∇W`), so that comparing the two compares the algorithms, not the kernels.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip, linalg::general_mat_vec_mul};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 
-use crate::{Error, Float, Gradients, Network, Result, Sgd};
+use crate::{Error, Float, Gradients, Network, Result, Sgd, gemm};
 
 /// The buffers of the per-example path, allocated once per network.
 #[derive(Clone, Debug)]
@@ -107,10 +108,10 @@ impl<F: Float> Network<F> {
         for l in 1..=layers {
             let (done, todo) = ws.a.split_at_mut(l - 1);
             let a_prev = if l == 1 { x.view() } else { done[l - 2].view() }; // (n_{l-1})
-            let z = &mut ws.z[l - 1]; // (n_l)
-            z.assign(&self.biases[l - 1]);
-            general_mat_vec_mul(F::one(), &self.weights[l - 1], &a_prev, F::one(), z);
-            self.activations()[l - 1].forward(z.view().insert_axis(Axis(1)), todo[0].view_mut().insert_axis(Axis(1)));
+            let mut z = ws.z[l - 1].view_mut().insert_axis(Axis(1)); // (n_l × 1)
+            let a_prev = a_prev.insert_axis(Axis(1)); // (n_{l-1} × 1)
+            gemm::forward(&self.weights[l - 1].view(), &a_prev, &self.biases[l - 1].view(), &mut z);
+            self.activations()[l - 1].forward(z.view(), todo[0].view_mut().insert_axis(Axis(1)));
         }
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
         let last = layers - 1;
@@ -123,22 +124,27 @@ impl<F: Float> Network<F> {
         );
         for l in (1..=layers).rev() {
             let (lower, upper) = ws.delta.split_at_mut(l - 1);
-            let delta = &upper[0]; // δ^l: (n_l)
+            let delta = upper[0].view().insert_axis(Axis(1)); // δ^l: (n_l × 1)
             let a_prev = if l == 1 { x.view() } else { ws.a[l - 2].view() }; // (n_{l-1})
             // BP3: ∂C/∂b^l = δ^l.
-            ws.nabla_b[l - 1] += delta;
-            // BP4: ∂C/∂W^l = δ^l (a^{l-1})ᵀ, a rank-1 update row by row.
-            for (mut row, &d) in ws.nabla_w[l - 1].rows_mut().into_iter().zip(delta) {
-                row.scaled_add(d, &a_prev);
-            }
+            ws.nabla_b[l - 1] += &delta.column(0);
+            // BP4: ∂C/∂W^l = δ^l (a^{l-1})ᵀ, a rank-1 update of the sum.
+            let one = F::one();
+            gemm::nt(
+                one,
+                &delta,
+                &a_prev.insert_axis(Axis(1)),
+                one,
+                &mut ws.nabla_w[l - 1].view_mut(),
+            );
             // BP2: δ^{l-1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l-1}).
             if l > 1 {
-                let delta_prev = &mut lower[l - 2];
-                general_mat_vec_mul(F::one(), &self.weights[l - 1].t(), delta, F::zero(), delta_prev);
+                let mut delta_prev = lower[l - 2].view_mut().insert_axis(Axis(1)); // (n_{l-1} × 1)
+                gemm::tn(&self.weights[l - 1].view(), &delta, &mut delta_prev);
                 self.activations()[l - 2].backward(
                     ws.z[l - 2].view().insert_axis(Axis(1)),
                     ws.a[l - 2].view().insert_axis(Axis(1)),
-                    delta_prev.view_mut().insert_axis(Axis(1)),
+                    delta_prev,
                 );
             }
         }

@@ -294,3 +294,34 @@ fn diagonal_sigma_form_gives_the_same_deltas() {
         }
     }
 }
+
+/// A row-major `X` (examples strided) takes ndarray's general GEMM instead of the kernels:
+/// the same gradient and the same step.
+#[test]
+fn row_major_inputs_give_the_same_results() {
+    let mut rng = rng(21);
+    let sizes = [20, 9, 4];
+    let net = network::<f64>(
+        &sizes,
+        Activation::Relu,
+        Activation::Softmax,
+        Cost::LogLikelihood,
+        &mut rng,
+    );
+    let x = inputs::<f64>(20, 12, &mut rng);
+    let y = targets::<f64>(Cost::LogLikelihood, 4, 12, &mut rng);
+    let x_row_major = x.as_standard_layout().to_owned();
+    assert_ne!(x.strides(), x_row_major.strides());
+    let mut ws = net.workspace(12);
+    let (mut g1, mut g2) = (net.zero_gradients(), net.zero_gradients());
+    net.backprop(x.view(), y.view(), &mut ws, &mut g1).unwrap();
+    net.backprop(x_row_major.view(), y.view(), &mut ws, &mut g2).unwrap();
+    for l in 0..2 {
+        assert!(rel_err(&g1.nabla_w[l], &g2.nabla_w[l]) < 1e-14);
+    }
+    let sgd = Sgd::new(0.5).unwrap();
+    let (mut a, mut b) = (net.clone(), net.clone());
+    a.sgd_step(x.view(), y.view(), &sgd, &mut ws).unwrap();
+    b.sgd_step(x_row_major.view(), y.view(), &sgd, &mut ws).unwrap();
+    assert!(rel_err(&a.weights()[0], &b.weights()[0]) < 1e-14);
+}

@@ -2,16 +2,17 @@
 #![allow(dead_code)]
 
 use batchprop::{Activation, Cost, Float, Init, Network};
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 
 pub fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
 
-/// `X: (n_0 × m)` with entries uniform in [-1, 1).
+/// `X: (n_0 × m)` with entries uniform in [-1, 1), column-major (one example after the other,
+/// the layout the engine's kernels read in place).
 pub fn inputs<F: Float>(n: usize, m: usize, rng: &mut ChaCha8Rng) -> Array2<F> {
-    Array2::from_shape_simple_fn((n, m), || F::from_f64(rng.random_range(-1.0..1.0)))
+    Array2::from_shape_simple_fn((n, m).f(), || F::from_f64(rng.random_range(-1.0..1.0)))
 }
 
 /// Targets `Y: (n_L × m)` the cost is defined for: one-hot columns for the log-likelihood,

@@ -1,0 +1,365 @@
+//! The three matrix products backpropagation is made of, on the engine's own kernels.
+//!
+//! | | product | where |
+//! |---|---|---|
+//! | [`forward`] | `Z ← b 1ᵀ + W A` | the forward pass of a layer |
+//! | [`tn`] | `D' ← Wᵀ D` | BP2, before the `⊙ σ'(Z)` |
+//! | [`nt`] | `W ← β W + α D Aᵀ` | BP4 with the SGD update fused (or `β = 0` for `∇W`) |
+//!
+//! Each runs on the best instruction set the CPU has (AVX-512F, AVX2 + FMA, or plain
+//! scalar code), detected once; `BATCHPROP_ISA=avx512|avx2|scalar` picks a lower one. The
+//! kernels need the layouts the engine's buffers have (rows of `W` contiguous, columns of
+//! `A`, `Z`, `D'` contiguous); any other layout, such as a row-major `X`, goes through
+//! ndarray's `general_mat_mul` instead, which is correct but allocates per call.
+
+mod kernels;
+mod simd;
+
+use std::sync::OnceLock;
+
+use kernels::{Blocking, Mat, MatMut};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
+use simd::{Scalar, Simd};
+
+/// The instruction set the kernels run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// 512-bit vectors (x86-64 with AVX-512F).
+    Avx512,
+    /// 256-bit vectors with fused multiply–add (x86-64 with AVX2 and FMA).
+    Avx2,
+    /// Portable scalar code.
+    Scalar,
+}
+
+impl Isa {
+    /// `avx512`, `avx2` or `scalar`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Scalar => "scalar",
+        }
+    }
+
+    /// Whether this CPU can run it.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The instruction sets, best first.
+    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
+
+    /// The instruction set the kernels use: the best this CPU supports, or the one named by
+    /// `BATCHPROP_ISA` if the CPU supports that. Decided once per process.
+    pub fn current() -> Isa {
+        static CURRENT: OnceLock<Isa> = OnceLock::new();
+        *CURRENT.get_or_init(|| {
+            let best = Isa::ALL
+                .into_iter()
+                .find(|isa| isa.is_supported())
+                .unwrap_or(Isa::Scalar);
+            match std::env::var("BATCHPROP_ISA") {
+                Ok(name) => Isa::ALL
+                    .into_iter()
+                    .find(|isa| isa.name() == name && isa.is_supported())
+                    .unwrap_or(best),
+                Err(_) => best,
+            }
+        })
+    }
+}
+
+/// The kernels of one element type on each instruction set. Implemented for `f32` and `f64`
+/// only; public in a private module, so that it can be a bound of [`crate::Float`] without
+/// being nameable outside.
+pub trait Element: ndarray::LinalgScalar + PartialEq {
+    #[doc(hidden)]
+    type Avx512: Simd<Elem = Self>;
+    #[doc(hidden)]
+    type Avx2: Simd<Elem = Self>;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Element for f32 {
+    type Avx512 = simd::Avx512F32;
+    type Avx2 = simd::Avx2F32;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Element for f64 {
+    type Avx512 = simd::Avx512F64;
+    type Avx2 = simd::Avx2F64;
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Element for f32 {
+    type Avx512 = Scalar<f32>;
+    type Avx2 = Scalar<f32>;
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Element for f64 {
+    type Avx512 = Scalar<f64>;
+    type Avx2 = Scalar<f64>;
+}
+
+/// Block sizes per instruction set: 32 vector registers with AVX-512, 16 with AVX2.
+const AVX512: Blocking = Blocking {
+    forward: (4, 4),
+    tn: (4, 4),
+    nt: (4, 4),
+};
+const AVX2: Blocking = Blocking {
+    forward: (3, 3),
+    tn: (3, 3),
+    nt: (3, 3),
+};
+const SCALAR: Blocking = Blocking {
+    forward: (2, 2),
+    tn: (2, 4),
+    nt: (2, 4),
+};
+
+/// Instantiates a generic kernel once per instruction set, each compiled with that set's
+/// target features so that the `Simd` intrinsics inline into it.
+macro_rules! per_isa {
+    ($name:ident => $kernel:ident($($arg:ident: $ty:ty),*)) => {
+        unsafe fn $name<F: Element>(isa: Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn avx512<F: Element, S: Simd<Elem = F>>($($arg: $ty),*) {
+                unsafe { kernels::$kernel::<S>($($arg,)* AVX512) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2<F: Element, S: Simd<Elem = F>>($($arg: $ty),*) {
+                unsafe { kernels::$kernel::<S>($($arg,)* AVX2) }
+            }
+            unsafe {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => avx512::<F, F::Avx512>($($arg),*),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => avx2::<F, F::Avx2>($($arg),*),
+                    _ => kernels::$kernel::<Scalar<F>>($($arg,)* SCALAR),
+                }
+            }
+        }
+    };
+}
+
+per_isa!(forward_kernel => forward(nkm: (usize, usize, usize), w: Mat<F>, a: Mat<F>, b: Mat<F>, z: MatMut<F>));
+per_isa!(tn_kernel => tn(nkm: (usize, usize, usize), w: Mat<F>, d: Mat<F>, out: MatMut<F>));
+per_isa!(nt_kernel => nt(nkm: (usize, usize, usize), alpha: F, d: Mat<F>, a: Mat<F>, beta: F, w: MatMut<F>));
+
+fn mat<F>(v: &ArrayView2<F>) -> Mat<F> {
+    let s = v.strides();
+    Mat {
+        ptr: v.as_ptr(),
+        rs: s[0],
+        cs: s[1],
+    }
+}
+
+fn mat_mut<F>(v: &mut ArrayViewMut2<F>) -> MatMut<F> {
+    let s = v.strides();
+    let (rs, cs) = (s[0], s[1]);
+    MatMut {
+        ptr: v.as_mut_ptr(),
+        rs,
+        cs,
+    }
+}
+
+/// Whether the elements along `axis` are contiguous (or there is at most one).
+fn unit_stride<F>(v: &ArrayView2<F>, axis: Axis) -> bool {
+    v.len_of(axis) <= 1 || v.stride_of(axis) == 1
+}
+
+/// `Z ← b 1ᵀ + W A`: `W: (n × k)`, `A: (k × m)`, `b: (n)`, `Z: (n × m)`.
+///
+/// # Panics
+/// If the shapes do not match (a bug in the engine, which checks its inputs first).
+pub(crate) fn forward<F: Element>(w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
+    forward_on(Isa::current(), w, a, b, z)
+}
+
+fn forward_on<F: Element>(isa: Isa, w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
+    let ((n, k), m) = (w.dim(), a.ncols());
+    assert!(
+        a.nrows() == k && b.len() == n && z.dim() == (n, m),
+        "forward: shapes do not match"
+    );
+    if unit_stride(w, Axis(1)) && unit_stride(a, Axis(0)) {
+        let b = b.view().insert_axis(Axis(1));
+        // SAFETY: the views are valid for their shapes and strides, `z` is borrowed mutably
+        // so it cannot overlap them, and `isa` comes from `Isa::current` or a supported test.
+        unsafe { forward_kernel::<F>(isa, (n, k, m), mat(w), mat(a), mat(&b), mat_mut(z)) }
+    } else {
+        z.assign(&b.view().insert_axis(Axis(1)));
+        general_mat_mul(F::one(), w, a, F::one(), z);
+    }
+}
+
+/// `D' ← Wᵀ D`: `W: (n × k)`, `D: (n × m)`, `D': (k × m)`.
+///
+/// # Panics
+/// If the shapes do not match.
+pub(crate) fn tn<F: Element>(w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut ArrayViewMut2<F>) {
+    tn_on(Isa::current(), w, d, out)
+}
+
+fn tn_on<F: Element>(isa: Isa, w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut ArrayViewMut2<F>) {
+    let ((n, k), m) = (w.dim(), d.ncols());
+    assert!(d.nrows() == n && out.dim() == (k, m), "tn: shapes do not match");
+    if unit_stride(w, Axis(1)) && unit_stride(&out.view(), Axis(0)) {
+        // SAFETY: as in `forward_on`.
+        unsafe { tn_kernel::<F>(isa, (n, k, m), mat(w), mat(d), mat_mut(out)) }
+    } else {
+        general_mat_mul(F::one(), &w.t(), d, F::zero(), out);
+    }
+}
+
+/// `W ← β W + α D Aᵀ`: `W: (n × k)`, `D: (n × m)`, `A: (k × m)`. With `β = 0`, `W` is
+/// overwritten without being read.
+///
+/// # Panics
+/// If the shapes do not match.
+pub(crate) fn nt<F: Element>(alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, beta: F, w: &mut ArrayViewMut2<F>) {
+    nt_on(Isa::current(), alpha, d, a, beta, w)
+}
+
+fn nt_on<F: Element>(isa: Isa, alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, beta: F, w: &mut ArrayViewMut2<F>) {
+    let ((n, m), k) = (d.dim(), a.nrows());
+    assert!(a.ncols() == m && w.dim() == (n, k), "nt: shapes do not match");
+    if unit_stride(&w.view(), Axis(1)) && unit_stride(a, Axis(0)) {
+        // SAFETY: as in `forward_on`.
+        unsafe { nt_kernel::<F>(isa, (n, k, m), alpha, mat(d), mat(a), beta, mat_mut(w)) }
+    } else {
+        general_mat_mul(alpha, d, &a.t(), beta, w);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array2, ShapeBuilder, s};
+
+    use super::*;
+    use crate::Float;
+
+    /// Deterministic values in [-1, 1) without a random number generator.
+    fn values<F: Float>(shape: (usize, usize), seed: usize, column_major: bool) -> Array2<F> {
+        let f = |(i, j): (usize, usize)| F::from_f64((((i * 131 + j * 71 + seed * 17) % 97) as f64) / 48.5 - 1.0);
+        if column_major {
+            Array2::from_shape_fn(shape.f(), f)
+        } else {
+            Array2::from_shape_fn(shape, f)
+        }
+    }
+
+    /// The reference: plain triple loops in f64.
+    fn naive(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Array2<f64> {
+        Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
+            (0..a.ncols()).map(|p| a[[i, p]] * b[[p, j]]).sum()
+        })
+    }
+
+    fn wide<F: Float>(v: &ArrayView2<F>) -> Array2<f64> {
+        v.mapv(|x| x.as_f64())
+    }
+
+    fn assert_close<F: Float>(found: &ArrayView2<F>, expected: &Array2<f64>, what: &str) {
+        let tol = if F::NAME == "f32" { 1e-5 } else { 1e-13 };
+        let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (f, e) in found.iter().zip(expected) {
+            assert!((f.as_f64() - e).abs() <= tol * scale, "{what}: {f} vs {e}");
+        }
+    }
+
+    /// Shapes that exercise every block remainder: 1, below, at and above a vector of 4, 8
+    /// and 16 lanes, several blocks.
+    const DIMS: [usize; 8] = [1, 3, 4, 7, 8, 16, 17, 70];
+
+    fn every_kernel_on<F: Float>(isa: Isa) {
+        for (t, &n) in DIMS.iter().enumerate() {
+            for &k in &DIMS {
+                for &m in &[1, 2, 5, 10, 13] {
+                    let what = format!("{} {} n={n} k={k} m={m}", isa.name(), F::NAME);
+                    let w = values::<F>((n, k), t, false);
+                    let a = values::<F>((k, m), t + 1, true);
+                    let b = Array1::from_shape_fn(n, |i| F::from_f64(i as f64 * 0.25 - 1.0));
+                    let (ww, aw) = (wide(&w.view()), wide(&a.view()));
+
+                    // forward, into a column-major Z with a leading dimension larger than n
+                    let mut z_buf = Array2::from_elem((n + 3, m).f(), F::nan());
+                    let mut z = z_buf.slice_mut(s![..n, ..]);
+                    forward_on(isa, &w.view(), &a.view(), &b.view(), &mut z);
+                    let expected = naive(&ww.view(), &aw.view()) + &b.mapv(|x| x.as_f64()).insert_axis(Axis(1));
+                    assert_close(&z.view(), &expected, &format!("forward {what}"));
+
+                    // tn: D' = Wᵀ D
+                    let d = values::<F>((n, m), t + 2, true);
+                    let mut out = Array2::from_elem((k, m).f(), F::nan());
+                    tn_on(isa, &w.view(), &d.view(), &mut out.view_mut());
+                    assert_close(
+                        &out.view(),
+                        &naive(&ww.t(), &wide(&d.view()).view()),
+                        &format!("tn {what}"),
+                    );
+
+                    // nt: W = βW + α D Aᵀ, for β = 0 (W unread: NaN must not leak), 1 and 0.5
+                    let dat = naive(&wide(&d.view()).view(), &aw.t());
+                    for beta in [0.0, 1.0, 0.5] {
+                        let mut w2 = if beta == 0.0 {
+                            Array2::from_elem((n, k), F::nan())
+                        } else {
+                            w.clone()
+                        };
+                        let (alpha, beta_f) = (F::from_f64(-0.3), F::from_f64(beta));
+                        nt_on(isa, alpha, &d.view(), &a.view(), beta_f, &mut w2.view_mut());
+                        let expected = if beta == 0.0 {
+                            &dat * -0.3
+                        } else {
+                            &ww * beta + &dat * -0.3
+                        };
+                        assert_close(&w2.view(), &expected, &format!("nt β={beta} {what}"));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_on_every_supported_isa_matches_the_triple_loop() {
+        for isa in Isa::ALL.into_iter().filter(|isa| isa.is_supported()) {
+            every_kernel_on::<f32>(isa);
+            every_kernel_on::<f64>(isa);
+        }
+    }
+
+    #[test]
+    fn other_layouts_take_the_general_path_and_agree() {
+        // A row-major A and a row-major W^T: neither fits the kernels.
+        let w = values::<f64>((5, 9), 1, true); // column-major W: rows strided
+        let a = values::<f64>((9, 4), 2, false); // row-major A: columns strided
+        let b = Array1::from_elem(5, 0.5);
+        let mut z = Array2::zeros((5, 4));
+        forward(&w.view(), &a.view(), &b.view(), &mut z.view_mut());
+        let expected = naive(&w.view(), &a.view()) + 0.5;
+        assert_close(&z.view(), &expected, "forward, general path");
+    }
+
+    #[test]
+    fn the_current_isa_is_supported() {
+        assert!(Isa::current().is_supported());
+    }
+}

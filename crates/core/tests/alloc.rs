@@ -1,0 +1,85 @@
+//! No allocation in a training step after the first: a counting global allocator.
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+use batchprop::{Activation, Cost, Init, Network, Sgd};
+use ndarray::Array2;
+use rand::{SeedableRng, rngs::ChaCha8Rng};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+/// One test function, so that no other test thread allocates while counting.
+#[test]
+fn training_steps_do_not_allocate() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    // Shapes large enough for the GEMMs to take their blocked paths.
+    let sizes = [784, 30, 10];
+    for (hidden, output, cost) in [
+        (Activation::Sigmoid, Activation::Sigmoid, Cost::Quadratic),
+        (Activation::Relu, Activation::Softmax, Cost::LogLikelihood),
+    ] {
+        let mut net = Network::<f32>::builder(&sizes)
+            .hidden(hidden.clone())
+            .output(output)
+            .cost(cost)
+            .init(Init::Scaled)
+            .build(&mut rng)
+            .unwrap();
+        // Images one per row, as a data set stores them; X is the transposed view (784 × 100),
+        // column-major, the layout the kernels read in place.
+        let images = Array2::from_shape_fn((100, 784), |(j, i)| ((i * 7 + j * 13) % 17) as f32 / 17.0);
+        let x = images.t();
+        let y = Array2::from_shape_fn((10, 100), |(i, j)| f32::from(u8::from(i == j % 10)));
+        let sgd = Sgd::new(0.1).unwrap().with_l2(1.0, 50_000).unwrap();
+        let mut ws = net.workspace(100);
+        let mut pe = net.per_example_workspace();
+        let mut grads = net.zero_gradients();
+
+        let batched = allocations_during(|| {
+            for m in [100, 10, 1, 37] {
+                let (xb, yb) = (x.slice(ndarray::s![.., ..m]), y.slice(ndarray::s![.., ..m]));
+                for _ in 0..5 {
+                    net.sgd_step(xb, yb, &sgd, &mut ws).unwrap();
+                }
+                net.backprop(xb, yb, &mut ws, &mut grads).unwrap();
+                net.forward(xb, &mut ws).unwrap();
+            }
+        });
+        assert_eq!(batched, 0, "allocations in batched steps ({})", hidden.name());
+
+        let per_example = allocations_during(|| {
+            for _ in 0..3 {
+                net.sgd_step_per_example(x, y.view(), &sgd, &mut pe).unwrap();
+            }
+        });
+        assert_eq!(per_example, 0, "allocations in per-example steps ({})", hidden.name());
+    }
+}
