@@ -81,3 +81,8 @@ pub use gemm::Isa;
 pub use gradient_check::{GradientCheck, Parameter, gradient_check};
 pub use network::{EVAL_CHUNK, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use per_example::PerExampleWorkspace;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
