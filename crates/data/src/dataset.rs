@@ -1,0 +1,315 @@
+//! Labelled data sets: images one per row, labels as class indices; MNIST as the book
+//! splits it.
+
+use std::path::{Path, PathBuf};
+
+use batchprop::Float;
+use ndarray::{Array2, ArrayView2, s};
+
+use crate::{
+    Error, Result,
+    idx::{Idx, IdxData, describe_magic, magic, read_idx},
+};
+
+/// A labelled data set held in memory.
+///
+/// `images` is `(N × n_in)`, row-major: one example per row, as the files store them. The
+/// engine wants examples as columns; [`Dataset::x`] is the `(n_in × N)` transposed view,
+/// which is column-major, the layout the engine's kernels read in place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset<F> {
+    images: Array2<F>,      // (N × n_in), row-major
+    labels: Vec<u8>,        // (N), each < classes
+    classes: usize,         // the number of classes, n_L
+    item_shape: Vec<usize>, // the shape of one image, e.g. [28, 28]
+}
+
+impl<F: Float> Dataset<F> {
+    /// A data set from images `(N × n_in)` and labels `(N)`, each label below `classes`.
+    ///
+    /// # Panics
+    /// If the counts differ or a label is out of range: loaders check both first.
+    pub fn new(images: Array2<F>, labels: Vec<u8>, classes: usize, item_shape: Vec<usize>) -> Self {
+        assert_eq!(images.nrows(), labels.len(), "one label per image");
+        assert!(
+            labels.iter().all(|&l| usize::from(l) < classes),
+            "labels below the class count"
+        );
+        assert_eq!(
+            item_shape.iter().product::<usize>(),
+            images.ncols(),
+            "item shape matches the rows"
+        );
+        Dataset {
+            images: images.as_standard_layout().into_owned(),
+            labels,
+            classes,
+            item_shape,
+        }
+    }
+
+    /// Loads any IDX image/label pair, gzipped or not: images with ≥ 2 dimensions (the first
+    /// counts items) of any element type, labels with 1 dimension of an integer type, each
+    /// below `classes`.
+    ///
+    /// `u8` images are scaled from 0..=255 to [0, 1]; other types are taken as they are and
+    /// must be finite.
+    pub fn load(images: impl AsRef<Path>, labels: impl AsRef<Path>, classes: usize) -> Result<Self> {
+        let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
+        let images = read_idx(images_path)?;
+        check_kind(images_path, &images, Kind::Images)?;
+        let labels = read_idx(labels_path)?;
+        check_kind(labels_path, &labels, Kind::Labels)?;
+        let (n_images, n_labels) = (images.dims[0], labels.dims[0]);
+        if n_images != n_labels {
+            return Err(Error::CountMismatch {
+                images: images_path.to_path_buf(),
+                n_images,
+                labels: labels_path.to_path_buf(),
+                n_labels,
+            });
+        }
+        let labels = class_labels(labels_path, &labels, classes)?;
+        let item_shape = images.dims[1..].to_vec();
+        let pixels = item_shape.iter().product();
+        let values = image_values(images_path, &images, pixels)?;
+        let images = Array2::from_shape_vec((n_images, pixels), values).expect("sizes checked by read_idx");
+        Ok(Dataset {
+            images,
+            labels,
+            classes,
+            item_shape,
+        })
+    }
+
+    /// The number of examples, `N`.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The size of one input, `n_in` (784 for MNIST).
+    pub fn input_size(&self) -> usize {
+        self.images.ncols()
+    }
+
+    /// The shape of one image (`[28, 28]` for MNIST).
+    pub fn item_shape(&self) -> &[usize] {
+        &self.item_shape
+    }
+
+    /// The number of classes, `n_L`.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The images, `(N × n_in)`, one per row.
+    pub fn images(&self) -> ArrayView2<'_, F> {
+        self.images.view()
+    }
+
+    /// The inputs as the engine takes them: `X = (n_in × N)`, one example per column.
+    pub fn x(&self) -> ArrayView2<'_, F> {
+        self.images.t()
+    }
+
+    /// The class labels.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// The one-hot targets `Y: (classes × N)`.
+    pub fn targets(&self) -> Array2<F> {
+        batchprop::one_hot(&self.labels, self.classes).expect("labels checked when loaded")
+    }
+
+    /// Splits into the first `n` examples and the rest.
+    ///
+    /// # Panics
+    /// If `n > len()`.
+    pub fn split_at(self, n: usize) -> (Dataset<F>, Dataset<F>) {
+        let part = |rows: std::ops::Range<usize>| Dataset {
+            images: self.images.slice(s![rows.clone(), ..]).to_owned(),
+            labels: self.labels[rows].to_vec(),
+            classes: self.classes,
+            item_shape: self.item_shape.clone(),
+        };
+        (part(0..n), part(n..self.len()))
+    }
+}
+
+/// What a file of a pair should hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Images,
+    Labels,
+}
+
+fn check_kind(path: &Path, idx: &Idx, kind: Kind) -> Result<()> {
+    let ndims = idx.dims.len();
+    let integer = !matches!(idx.data, IdxData::F32(_) | IdxData::F64(_));
+    let fits = match kind {
+        Kind::Images => ndims >= 2,
+        Kind::Labels => ndims == 1 && integer,
+    };
+    if fits {
+        return Ok(());
+    }
+    let (found, expected, other) = match kind {
+        Kind::Images => (idx.magic(), magic(crate::IdxType::U8, 3), "labels"),
+        Kind::Labels => (idx.magic(), magic(crate::IdxType::U8, 1), "images"),
+    };
+    let looks_like_other = match kind {
+        Kind::Images => ndims == 1,
+        Kind::Labels => ndims >= 2,
+    };
+    let what = if kind == Kind::Images { "images" } else { "labels" };
+    let requirement = match kind {
+        Kind::Images => "images need at least 2 dimensions (items × pixels…), e.g. magic",
+        Kind::Labels => "labels need 1 dimension of an integer type, e.g. magic",
+    };
+    let mut problem = format!(
+        "found magic {} where {what} were expected ({requirement} {})",
+        describe_magic(found),
+        describe_magic(expected)
+    );
+    if looks_like_other {
+        problem += &format!(": this looks like a file of {other}; are the image and label files swapped?");
+    }
+    Err(Error::WrongKind {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+fn class_labels(path: &Path, labels: &Idx, classes: usize) -> Result<Vec<u8>> {
+    let out_of_range = |index: usize, label: i64| Error::LabelOutOfRange {
+        path: path.to_path_buf(),
+        index,
+        label,
+        classes,
+    };
+    (0..labels.len())
+        .map(|i| {
+            let label = labels.get(i) as i64;
+            match u8::try_from(label) {
+                Ok(l) if usize::from(l) < classes => Ok(l),
+                _ => Err(out_of_range(i, label)),
+            }
+        })
+        .collect()
+}
+
+fn image_values<F: Float>(path: &Path, images: &Idx, pixels: usize) -> Result<Vec<F>> {
+    if let IdxData::U8(bytes) = &images.data {
+        let scale = 1.0 / 255.0;
+        return Ok(bytes.iter().map(|&b| F::from_f64(f64::from(b) * scale)).collect());
+    }
+    (0..images.len())
+        .map(|i| {
+            let v = images.get(i);
+            if v.is_finite() {
+                Ok(F::from_f64(v))
+            } else {
+                Err(Error::NonFinite {
+                    path: path.to_path_buf(),
+                    item: i / pixels.max(1),
+                    position: i % pixels.max(1),
+                    value: v,
+                })
+            }
+        })
+        .collect()
+}
+
+/// How to split MNIST's 70,000 images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Split {
+    /// The book's: training on the first 50,000 training images, validation on the last
+    /// 10,000, test on the 10,000 t10k images.
+    #[default]
+    Book,
+    /// All 60,000 training images for training, no validation, the 10,000 test images.
+    Full,
+}
+
+/// The four files of MNIST, in the order images, labels (training), images, labels (test).
+pub const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// MNIST, split into training, validation and test sets.
+#[derive(Clone, Debug)]
+pub struct Mnist<F> {
+    pub train: Dataset<F>,
+    /// Empty with [`Split::Full`].
+    pub validation: Dataset<F>,
+    pub test: Dataset<F>,
+}
+
+/// The path of MNIST file `name` in `dir`: `name.gz` or `name`, whichever exists.
+fn mnist_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    [format!("{name}.gz"), name.to_string()]
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// Whether `dir` holds all four MNIST files (gzipped or not).
+pub fn has_mnist(dir: &Path) -> bool {
+    MNIST_FILES.iter().all(|name| mnist_file(dir, name).is_some())
+}
+
+/// The first of `dirs` that holds the four MNIST files, or an error that lists the files,
+/// the places searched and where to get them.
+pub fn find_mnist(dirs: &[PathBuf]) -> Result<PathBuf> {
+    if let Some(dir) = dirs.iter().find(|d| has_mnist(d)) {
+        return Ok(dir.clone());
+    }
+    let searched: Vec<String> = dirs.iter().map(|d| format!("  {}", d.display())).collect();
+    Err(Error::NotFound(format!(
+        "MNIST not found. It needs these four files (gzipped or not) in one directory:\n  {}\n\
+         searched:\n{}\n\
+         They ship with this repository in data/mnist; elsewhere they are in Yann LeCun's MNIST \
+         distribution (mirrored by e.g. the PyTorch and TensorFlow dataset downloaders). Pass the \
+         directory with --data DIR or the MNIST_DIR environment variable.",
+        MNIST_FILES.join(".gz\n  ") + ".gz",
+        searched.join("\n")
+    )))
+}
+
+impl<F: Float> Mnist<F> {
+    /// Loads the four MNIST files from `dir` and splits them.
+    pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+        let dir = dir.as_ref();
+        let files: Vec<PathBuf> = MNIST_FILES
+            .iter()
+            .map(|name| mnist_file(dir, name))
+            .collect::<Option<_>>()
+            .ok_or_else(|| find_mnist(&[dir.to_path_buf()]).unwrap_err())?;
+        let train = Dataset::load(&files[0], &files[1], 10)?;
+        let test = Dataset::load(&files[2], &files[3], 10)?;
+        let (train, validation) = match split {
+            Split::Book => {
+                let n = train.len().saturating_sub(10_000);
+                train.split_at(n)
+            }
+            Split::Full => {
+                let n = train.len();
+                train.split_at(n)
+            }
+        };
+        Ok(Mnist {
+            train,
+            validation,
+            test,
+        })
+    }
+}
