@@ -95,6 +95,14 @@ pub enum Error {
         requirement: &'static str,
     },
 
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io { path: std::path::PathBuf, message: String },
+
+    /// A saved model that cannot be loaded (or a network that cannot be saved).
+    #[error("{path}: {problem}")]
+    ModelFile { path: std::path::PathBuf, problem: String },
+
     /// A cost whose formula is undefined for the output layer's values.
     #[error("the {cost} cost cannot follow a {activation} output layer: {hint}")]
     Incompatible {
@@ -102,6 +110,19 @@ pub enum Error {
         activation: String,
         hint: &'static str,
     },
+}
+
+impl Error {
+    /// This error as found in the model file `path`.
+    pub(crate) fn in_file(self, path: &std::path::Path) -> Error {
+        match self {
+            Error::ModelFile { .. } | Error::Io { .. } => self,
+            other => Error::ModelFile {
+                path: path.to_path_buf(),
+                problem: other.to_string(),
+            },
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -71,6 +71,7 @@ mod gemm;
 mod gradient_check;
 mod network;
 mod per_example;
+mod save;
 
 pub use activation::{Activation, Elementwise, sigmoid};
 pub use batched::{Gradients, Sgd, Workspace};
@@ -81,6 +82,7 @@ pub use gemm::Isa;
 pub use gradient_check::{GradientCheck, Parameter, gradient_check};
 pub use network::{EVAL_CHUNK, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use per_example::PerExampleWorkspace;
+pub use save::write_atomically;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,259 @@
+//! Saving and loading networks as JSON, in network2.py's layout.
+//!
+//! ```json
+//! {
+//!   "sizes": [784, 30, 10],
+//!   "weights": [[[w¹₁₁, w¹₁₂, …], …], …],   // W^l row by row
+//!   "biases": [[[b¹₁], [b¹₂], …], …],       // b^l as (n_l × 1) columns, as numpy stores them
+//!   "cost": "QuadraticCost",                 // network2.py's class name
+//!   "activations": ["sigmoid", "sigmoid"],   // one per layer after the input
+//!   "dtype": "f32"                           // the precision of the numbers
+//! }
+//! ```
+//!
+//! network2.py's `load` reads these files (it ignores the extra fields); files it wrote load
+//! here too, as sigmoid networks in `f64`. Numbers are written in the shortest form that
+//! reads back to the same value, so a save → load round trip is exact.
+
+use std::{
+    fs::{self, File},
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
+
+use crate::{Activation, Cost, Error, Float, Network, Result};
+
+/// The file as written.
+#[derive(Serialize)]
+struct Saved<'a, F> {
+    sizes: &'a [usize],
+    weights: Vec<Vec<Vec<F>>>,
+    biases: Vec<Vec<[F; 1]>>,
+    cost: &'static str,
+    activations: Vec<&'a str>,
+    dtype: &'static str,
+}
+
+/// The file as read: numbers in `f64`, shapes unchecked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Loaded {
+    sizes: Vec<usize>,
+    weights: Vec<Vec<Vec<f64>>>,
+    biases: Vec<Biases>,
+    cost: String,
+    #[serde(default)]
+    activations: Option<Vec<String>>,
+    #[serde(default)]
+    dtype: Option<String>,
+}
+
+/// A layer's biases, as `(n × 1)` columns (numpy's) or a flat list.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Biases {
+    Column(Vec<[f64; 1]>),
+    Flat(Vec<f64>),
+}
+
+/// network2.py's name of a cost class.
+fn cost_class(cost: Cost) -> &'static str {
+    match cost {
+        Cost::Quadratic => "QuadraticCost",
+        Cost::CrossEntropy => "CrossEntropyCost",
+        Cost::LogLikelihood => "LogLikelihoodCost",
+    }
+}
+
+fn format_error(problem: impl Into<String>) -> Error {
+    Error::ModelFile {
+        path: PathBuf::from("<model>"),
+        problem: problem.into(),
+    }
+}
+
+impl<F: Float> Network<F> {
+    /// The network as JSON (see the module documentation for the layout).
+    ///
+    /// Fails if a parameter is not finite (a network that diverged in training).
+    pub fn to_json(&self) -> Result<String> {
+        for (l, (w, b)) in (1..).zip(self.weights().iter().zip(self.biases())) {
+            if let Some(v) = w.iter().chain(b).find(|v| !v.is_finite()) {
+                return Err(format_error(format!(
+                    "cannot save: layer {l} holds the non-finite parameter {v}; training diverged \
+                     (try a smaller η, the scaled initialisation, or the cross-entropy cost)"
+                )));
+            }
+        }
+        let saved = Saved {
+            sizes: self.sizes(),
+            weights: self
+                .weights()
+                .iter()
+                .map(|w| w.rows().into_iter().map(|r| r.to_vec()).collect())
+                .collect(),
+            biases: self.biases().iter().map(|b| b.iter().map(|&v| [v]).collect()).collect(),
+            cost: cost_class(self.cost()),
+            activations: self.activations().iter().map(Activation::name).collect(),
+            dtype: F::NAME,
+        };
+        serde_json::to_string(&saved).map_err(|e| format_error(e.to_string()))
+    }
+
+    /// Writes the network to `path` atomically: into a temporary file in the same directory,
+    /// flushed to disk, then renamed over `path`. An interrupted save leaves the previous
+    /// file intact.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let json = self.to_json().map_err(|e| e.in_file(path))?;
+        write_atomically(path, json.as_bytes())
+    }
+}
+
+impl<F: Float> Network<F> {
+    /// A network from JSON written by [`Network::to_json`] or network2.py's `save`, with
+    /// every shape, number and name checked; the first problem found is the error.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let loaded: Loaded =
+            serde_json::from_str(json).map_err(|e| format_error(format!("not a saved network: {e}")))?;
+        let layers = loaded.sizes.len().saturating_sub(1);
+        let round: fn(f64) -> f64 = match loaded.dtype.as_deref() {
+            None | Some("f64") => |v| v,
+            Some("f32") => |v| f64::from(v as f32),
+            Some(other) => {
+                return Err(format_error(format!(
+                    "unknown dtype {other:?} (expected \"f32\" or \"f64\")"
+                )));
+            }
+        };
+        let number = |v: f64| F::from_f64(round(v));
+
+        let cost = Cost::from_name(&loaded.cost).ok_or_else(|| {
+            format_error(format!(
+                "unknown cost {:?} (known: quadratic, cross-entropy, log-likelihood, or network2.py's \
+                 QuadraticCost, CrossEntropyCost)",
+                loaded.cost
+            ))
+        })?;
+        let activations = match loaded.activations {
+            // network2.py's files have no activations: its networks are all sigmoid.
+            None => vec![Activation::Sigmoid; layers],
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    Activation::from_name(name).ok_or_else(|| {
+                        format_error(format!(
+                            "unknown activation {name:?} (known: sigmoid, tanh, relu, identity, softmax)"
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        let weights = loaded
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(i, rows)| {
+                let cols = rows.first().map_or(0, Vec::len);
+                if let Some(j) = rows.iter().position(|r| r.len() != cols) {
+                    return Err(format_error(format!(
+                        "weights[{i}] is ragged: row 0 has {cols} entries, row {j} has {}",
+                        rows[j].len()
+                    )));
+                }
+                let flat: Vec<F> = rows.iter().flatten().map(|&v| number(v)).collect();
+                Ok(Array2::from_shape_vec((rows.len(), cols), flat).expect("rows checked"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let biases = loaded
+            .biases
+            .iter()
+            .map(|b| match b {
+                Biases::Column(c) => c.iter().map(|v| number(v[0])).collect::<Array1<F>>(),
+                Biases::Flat(f) => f.iter().map(|&v| number(v)).collect(),
+            })
+            .collect();
+        Network::from_parameters(&loaded.sizes, weights, biases, activations, cost)
+    }
+
+    /// Loads a network saved by [`Network::save`] (or network2.py).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let json = fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Network::from_json(&json).map_err(|e| match e {
+            Error::ModelFile { problem, .. } => Error::ModelFile {
+                path: path.to_path_buf(),
+                problem,
+            },
+            other => other.in_file(path),
+        })
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory: write, flush,
+/// `fsync`, rename. The rename is atomic on POSIX file systems, so `path` holds either its
+/// old contents or the new ones, never a mixture.
+pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    write_atomically_with(path.as_ref(), bytes, |_| Ok(()))
+}
+
+/// [`write_atomically`] with a hook run between writing the temporary file and the rename
+/// (the tests use it to simulate a crash there).
+pub(crate) fn write_atomically_with(
+    path: &Path,
+    bytes: &[u8],
+    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
+    let io_error = |e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io_error(std::io::Error::other("not a file name")))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut file = BufWriter::new(File::create(&tmp)?);
+        file.write_all(bytes)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        before_rename(&tmp)?;
+        fs::rename(&tmp, path)?;
+        // Make the rename itself durable (best effort: not every platform can open a directory).
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_before_the_rename_leaves_the_previous_file_intact() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("model.json");
+        write_atomically(&path, b"previous").unwrap();
+        let err = write_atomically_with(&path, b"new, half-written", |_| Err(std::io::Error::other("power cut")))
+            .unwrap_err();
+        assert!(err.to_string().contains("power cut"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"previous");
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
