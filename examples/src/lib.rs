@@ -1,0 +1,251 @@
+//! What the examples share: finding MNIST, and the book's training loop with its reports.
+
+use std::{
+    error::Error,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use batchprop::{Activation, Cost, Float, Init, Network, Sgd};
+use batchprop_data::{Batches, Mnist, find_mnist};
+use ndarray::Array2;
+use rand::{SeedableRng, rngs::ChaCha8Rng};
+
+/// Any error an example reports: printed as one message, never a panic.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// The MNIST directory: `flag` if given; else `$MNIST_DIR`, `./data/mnist`, or the
+/// repository's `data/mnist`, whichever holds the four files first.
+pub fn mnist_dir(flag: Option<&Path>) -> Result<PathBuf, batchprop_data::Error> {
+    let candidates = match flag {
+        Some(dir) => vec![dir.to_path_buf()],
+        None => std::env::var_os("MNIST_DIR")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([
+                PathBuf::from("data/mnist"),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"),
+            ])
+            .collect(),
+    };
+    find_mnist(&candidates)
+}
+
+/// How to train: network.py's `SGD` arguments plus network2.py's choices.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// Layer sizes, `[784, …, 10]`.
+    pub sizes: Vec<usize>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Learning rate η.
+    pub eta: f64,
+    /// L2 regularisation λ.
+    pub lambda: f64,
+    pub cost: Cost,
+    /// The hidden layers' activation: `sigmoid`, `tanh` or `relu`.
+    pub hidden: String,
+    pub init: Init,
+    /// Seeds the initial parameters and every epoch's shuffle.
+    pub seed: u64,
+    /// Train with the book's per-example loop instead of the batched engine.
+    pub per_example: bool,
+    /// Also measure cost and accuracy on the training and evaluation data each epoch.
+    pub monitor: bool,
+}
+
+impl TrainConfig {
+    /// The book's first network: `[784, 30, 10]`, sigmoid, quadratic cost, η = 3.0,
+    /// mini-batches of 10, 30 epochs.
+    pub fn book() -> Self {
+        TrainConfig {
+            sizes: vec![784, 30, 10],
+            epochs: 30,
+            batch_size: 10,
+            eta: 3.0,
+            lambda: 0.0,
+            cost: Cost::Quadratic,
+            hidden: "sigmoid".into(),
+            init: Init::Standard,
+            seed: 0,
+            per_example: false,
+            monitor: false,
+        }
+    }
+
+    /// The output activation that goes with the cost: softmax for the log-likelihood,
+    /// sigmoid otherwise (the book's pairings).
+    pub fn output<F: Float>(&self) -> Activation<F> {
+        match self.cost {
+            Cost::LogLikelihood => Activation::Softmax,
+            _ => Activation::Sigmoid,
+        }
+    }
+
+    /// A one-line description, e.g. `[784, 30, 10] sigmoid, quadratic cost, η 3, mini-batch 10`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{:?} {}, {} cost, η {}, mini-batch {}, {} init",
+            self.sizes,
+            self.hidden,
+            self.cost.name(),
+            self.eta,
+            self.batch_size,
+            self.init.name()
+        );
+        if self.lambda != 0.0 {
+            s += &format!(", λ {}", self.lambda);
+        }
+        s
+    }
+}
+
+/// Cost and accuracy on the training and evaluation data (network2.py's `monitor_*`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Monitor {
+    pub training_cost: f64,
+    pub training_correct: usize,
+    pub training_total: usize,
+    pub evaluation_cost: f64,
+    pub evaluation_correct: usize,
+    pub evaluation_total: usize,
+}
+
+/// What one epoch did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epoch {
+    /// Counted from 0, as network.py prints it.
+    pub epoch: usize,
+    pub test_correct: usize,
+    pub test_total: usize,
+    /// Seconds spent in SGD steps (gathering batches included, evaluation not).
+    pub train_seconds: f64,
+    pub examples_per_second: f64,
+    pub monitor: Option<Monitor>,
+}
+
+/// What [`train`] reports as it goes.
+pub enum Event<'a> {
+    /// An epoch of `batches` mini-batches starts.
+    EpochStart { epoch: usize, batches: usize },
+    /// A mini-batch is done.
+    Batch,
+    /// An epoch is done and evaluated.
+    EpochEnd(&'a Epoch),
+}
+
+/// Trains a new network on `mnist.train` as network.py's `SGD` does, evaluating on
+/// `mnist.test` after every epoch.
+///
+/// Stops with an error naming the epoch and batch if the network's outputs or parameters
+/// stop being finite.
+pub fn train<F: Float>(
+    config: &TrainConfig,
+    mnist: &Mnist<F>,
+    mut report: impl FnMut(Event<'_>),
+) -> Result<(Network<F>, Vec<Epoch>), BoxError> {
+    let train = &mnist.train;
+    let (n_in, classes) = (train.input_size(), train.classes());
+    let sizes = &config.sizes;
+    if sizes.first() != Some(&n_in) || sizes.last() != Some(&classes) {
+        return Err(format!(
+            "--sizes {sizes:?} does not fit the data: the first layer must be {n_in} (the {} image pixels) \
+             and the last {classes} (the classes)",
+            train
+                .item_shape()
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("×"),
+        )
+        .into());
+    }
+    let hidden =
+        Activation::from_name(&config.hidden).ok_or_else(|| format!("unknown activation {:?}", config.hidden))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut net = Network::builder(sizes)
+        .hidden(hidden)
+        .output(config.output())
+        .cost(config.cost)
+        .init(config.init)
+        .build(&mut rng)?;
+    let sgd = Sgd::new(config.eta)?.with_l2(config.lambda, train.len().max(1))?;
+    if train.is_empty() {
+        return Err("the training set is empty".into());
+    }
+
+    let mut batches = Batches::new(train, config.batch_size);
+    let mut ws = net.workspace(batches.batch_size());
+    let mut pe = net.per_example_workspace();
+    let evaluation = if mnist.validation.is_empty() {
+        &mnist.test
+    } else {
+        &mnist.validation
+    };
+    // The one-hot targets for the monitor's costs, built once.
+    let targets: Option<(Array2<F>, Array2<F>)> = config.monitor.then(|| (train.targets(), evaluation.targets()));
+    let last = sizes.len() - 1;
+    let mut epochs = Vec::with_capacity(config.epochs);
+
+    for epoch in 0..config.epochs {
+        report(Event::EpochStart {
+            epoch,
+            batches: batches.len(),
+        });
+        batches.shuffle(&mut rng);
+        let start = Instant::now();
+        let mut batch_number = 0;
+        while let Some(batch) = batches.next_batch(train) {
+            if config.per_example {
+                net.sgd_step_per_example(batch.x, batch.y, &sgd, &mut pe)?;
+            } else {
+                net.sgd_step(batch.x, batch.y, &sgd, &mut ws)?;
+                // The outputs of this step's forward pass; cheap to check (n_L × m values).
+                if ws.a(last).iter().any(|v| !v.is_finite()) {
+                    return Err(diverged(epoch, Some(batch_number)));
+                }
+            }
+            batch_number += 1;
+            report(Event::Batch);
+        }
+        let train_seconds = start.elapsed().as_secs_f64();
+        if net.weights().iter().any(|w| w.iter().any(|v| !v.is_finite())) {
+            return Err(diverged(epoch, None));
+        }
+
+        let monitor = match &targets {
+            None => None,
+            Some((train_y, eval_y)) => Some(Monitor {
+                training_cost: net.total_cost(train.x(), train_y.view(), config.lambda)?.as_f64(),
+                training_correct: net.accuracy(train.x(), train.labels())?,
+                training_total: train.len(),
+                evaluation_cost: net.total_cost(evaluation.x(), eval_y.view(), config.lambda)?.as_f64(),
+                evaluation_correct: net.accuracy(evaluation.x(), evaluation.labels())?,
+                evaluation_total: evaluation.len(),
+            }),
+        };
+        let done = Epoch {
+            epoch,
+            test_correct: net.accuracy(mnist.test.x(), mnist.test.labels())?,
+            test_total: mnist.test.len(),
+            train_seconds,
+            examples_per_second: train.len() as f64 / train_seconds,
+            monitor,
+        };
+        report(Event::EpochEnd(&done));
+        epochs.push(done);
+    }
+    Ok((net, epochs))
+}
+
+fn diverged(epoch: usize, batch: Option<usize>) -> BoxError {
+    let place = match batch {
+        Some(b) => format!("epoch {epoch}, batch {b}"),
+        None => format!("epoch {epoch}"),
+    };
+    format!(
+        "training diverged at {place}: the network's outputs or parameters are no longer finite (NaN or ∞). \
+         Try a smaller --eta, --init scaled, or --cost cross-entropy"
+    )
+    .into()
+}
