@@ -26,14 +26,14 @@ use std::{
 
 use batchprop::{Cost, Float, Init, Isa};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, Event, TrainConfig, mnist_dir, train};
+use batchprop_examples::{BoxError, Event, TrainConfig, mnist_dir, one_line, train};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 /// Train a fully-connected network on MNIST by backpropagating whole mini-batches.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(about, long_about = None, allow_negative_numbers = true)]
 struct Args {
     /// Directory holding the four MNIST files (default: $MNIST_DIR, then data/mnist)
     #[arg(long, value_name = "DIR")]
@@ -120,8 +120,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let message = e.to_string();
-            eprintln!("{}", message.lines().next().unwrap_or("invalid arguments"));
+            eprintln!("{}", one_line(&e));
             return ExitCode::from(2);
         }
     };
@@ -205,6 +204,7 @@ fn run<F: Float>(args: &Args) -> Result<(), BoxError> {
                     "test_total": e.test_total,
                     "train_seconds": e.train_seconds,
                     "examples_per_second": e.examples_per_second,
+                    "running_cost": e.running_cost,
                 });
                 if let Some(m) = &e.monitor {
                     line["training_cost"] = json!(m.training_cost);

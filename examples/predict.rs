@@ -13,7 +13,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use batchprop::{Network, argmax};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, mnist_dir};
+use batchprop_examples::{BoxError, mnist_dir, one_line};
 use clap::Parser;
 
 /// Evaluate a saved network on the MNIST test images.
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("{}", e.to_string().lines().next().unwrap_or("invalid arguments"));
+            eprintln!("{}", one_line(&e));
             return ExitCode::from(2);
         }
     };

@@ -31,6 +31,18 @@ pub fn mnist_dir(flag: Option<&Path>) -> Result<PathBuf, batchprop_data::Error> 
     find_mnist(&candidates)
 }
 
+/// A command-line parse error as one line: clap's message without its usage and help
+/// hints, e.g. `error: the following required arguments were not provided: <MODEL>`.
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// How to train: network.py's `SGD` arguments plus network2.py's choices.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
@@ -120,6 +132,9 @@ pub struct Epoch {
     pub test_total: usize,
     /// Seconds spent in SGD steps (gathering batches included, evaluation not).
     pub train_seconds: f64,
+    /// The mean cost of the epoch's mini-batches, each measured in its own forward pass
+    /// (before its update); `None` for the per-example loop.
+    pub running_cost: Option<f64>,
     pub examples_per_second: f64,
     pub monitor: Option<Monitor>,
 }
@@ -194,23 +209,26 @@ pub fn train<F: Float>(
         });
         batches.shuffle(&mut rng);
         let start = Instant::now();
-        let mut batch_number = 0;
-        while let Some(batch) = batches.next_batch(train) {
+        let mut cost_sum = 0.0;
+        for batch_number in 0.. {
+            let Some(batch) = batches.next_batch(train) else { break };
             if config.per_example {
                 net.sgd_step_per_example(batch.x, batch.y, &sgd, &mut pe)?;
             } else {
                 net.sgd_step(batch.x, batch.y, &sgd, &mut ws)?;
-                // The outputs of this step's forward pass; cheap to check (n_L × m values).
-                if ws.a(last).iter().any(|v| !v.is_finite()) {
-                    return Err(diverged(epoch, Some(batch_number)));
+                // The batch's cost from the outputs of the step's own forward pass: n_L × m
+                // values already at hand.
+                let cost = net.cost().value(ws.a(last), batch.y).as_f64();
+                if !cost.is_finite() {
+                    return Err(diverged(config, epoch, Some(batch_number), cost));
                 }
+                cost_sum += cost;
             }
-            batch_number += 1;
             report(Event::Batch);
         }
         let train_seconds = start.elapsed().as_secs_f64();
-        if net.weights().iter().any(|w| w.iter().any(|v| !v.is_finite())) {
-            return Err(diverged(epoch, None));
+        if let Some(v) = net.weights().iter().flat_map(|w| w.iter()).find(|v| !v.is_finite()) {
+            return Err(diverged(config, epoch, None, v.as_f64()));
         }
 
         let monitor = match &targets {
@@ -229,6 +247,7 @@ pub fn train<F: Float>(
             test_correct: net.accuracy(mnist.test.x(), mnist.test.labels())?,
             test_total: mnist.test.len(),
             train_seconds,
+            running_cost: (!config.per_example).then(|| cost_sum / train.len() as f64),
             examples_per_second: train.len() as f64 / train_seconds,
             monitor,
         };
@@ -238,14 +257,17 @@ pub fn train<F: Float>(
     Ok((net, epochs))
 }
 
-fn diverged(epoch: usize, batch: Option<usize>) -> BoxError {
-    let place = match batch {
-        Some(b) => format!("epoch {epoch}, batch {b}"),
-        None => format!("epoch {epoch}"),
+fn diverged(config: &TrainConfig, epoch: usize, batch: Option<usize>, value: f64) -> BoxError {
+    let what = match batch {
+        Some(b) => format!("at epoch {epoch}, batch {b}: the mini-batch's cost is {value}"),
+        None => format!("in epoch {epoch}: a parameter is {value}"),
     };
-    format!(
-        "training diverged at {place}: the network's outputs or parameters are no longer finite (NaN or ∞). \
-         Try a smaller --eta, --init scaled, or --cost cross-entropy"
-    )
-    .into()
+    let mut hints = vec![format!("a smaller --eta (now {})", config.eta)];
+    if config.init != Init::Scaled {
+        hints.push("--init scaled".into());
+    }
+    if config.cost == Cost::Quadratic {
+        hints.push("--cost cross-entropy".into());
+    }
+    format!("training diverged {what}. Try {}", hints.join(", or ")).into()
 }

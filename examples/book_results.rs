@@ -1,0 +1,202 @@
+//! Reproduces the book's MNIST results table: each configuration trained with seeds 0, 1
+//! and 2, the median final accuracy beside the book's figure, and a plot of accuracy per
+//! epoch.
+//!
+//! ```sh
+//! cargo run --release --example book_results
+//! ```
+//!
+//! prints the markdown table of `docs/results.md` and writes `docs/img/book_accuracy.svg`.
+//! Each run is the same as the `mnist` example with the command printed in the table.
+
+use std::{path::Path, process::ExitCode, time::Instant};
+
+use batchprop::{Cost, Init};
+use batchprop_data::{Mnist, Split};
+use batchprop_examples::{BoxError, TrainConfig, mnist_dir, train};
+use plotters::prelude::*;
+
+/// One row of the book's table.
+struct Row {
+    name: &'static str,
+    settings: &'static str,
+    flags: &'static str,
+    book: f64,
+    book_note: &'static str,
+    config: TrainConfig,
+    /// Compare on the validation set (the book's 98.04 % is a validation accuracy).
+    validation: bool,
+}
+
+fn rows() -> Vec<Row> {
+    let book = TrainConfig::book();
+    vec![
+        Row {
+            name: "[784,30,10]",
+            settings: "sigmoid, quadratic, η 3.0, mb 10, 30 epochs",
+            flags: "",
+            book: 95.42,
+            book_note: "peak, best of 3 runs",
+            config: book.clone(),
+            validation: false,
+        },
+        Row {
+            name: "[784,100,10]",
+            settings: "same",
+            flags: " --sizes 784,100,10",
+            book: 96.59,
+            book_note: "",
+            config: TrainConfig {
+                sizes: vec![784, 100, 10],
+                ..book.clone()
+            },
+            validation: false,
+        },
+        Row {
+            name: "[784,100,10]",
+            settings: "cross-entropy, λ 5.0, η 0.1, scaled init, mb 10, 60 epochs",
+            flags: " --sizes 784,100,10 --cost cross-entropy --lambda 5.0 --eta 0.1 --init scaled --epochs 60 --monitor",
+            book: 98.04,
+            book_note: "validation",
+            config: TrainConfig {
+                sizes: vec![784, 100, 10],
+                cost: Cost::CrossEntropy,
+                lambda: 5.0,
+                eta: 0.1,
+                init: Init::Scaled,
+                epochs: 60,
+                monitor: true,
+                ..book
+            },
+            validation: true,
+        },
+    ]
+}
+
+const SEEDS: [u64; 3] = [0, 1, 2];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), BoxError> {
+    let mnist = Mnist::<f32>::load(mnist_dir(None)?, Split::Book)?;
+    let mut table = vec![
+        "| network | settings | command (`cargo run --release --example mnist --`) | seeds 0 / 1 / 2 (final) | median | book |".to_string(),
+        "|---|---|---|---|---|---|".to_string(),
+    ];
+    // Accuracy per epoch, per run: (row, seed, [%]).
+    let mut curves: Vec<(usize, u64, Vec<f64>)> = Vec::new();
+    for (r, row) in rows().into_iter().enumerate() {
+        let mut finals = Vec::new();
+        for seed in SEEDS {
+            let config = TrainConfig {
+                seed,
+                ..row.config.clone()
+            };
+            let start = Instant::now();
+            let (_, epochs) = train(&config, &mnist, |_| {})?;
+            let accuracy: Vec<f64> = epochs
+                .iter()
+                .map(|e| match (&e.monitor, row.validation) {
+                    (Some(m), true) => 100.0 * m.evaluation_correct as f64 / m.evaluation_total as f64,
+                    _ => 100.0 * e.test_correct as f64 / e.test_total as f64,
+                })
+                .collect();
+            let last = *accuracy.last().expect("at least one epoch");
+            let best = accuracy.iter().copied().fold(0.0, f64::max);
+            eprintln!(
+                "{} {} seed {seed}: final {last:.2} %, best {best:.2} %, {:.1} s",
+                row.name,
+                row.settings,
+                start.elapsed().as_secs_f64()
+            );
+            finals.push(last);
+            curves.push((r, seed, accuracy));
+        }
+        let per_seed: Vec<String> = finals.iter().map(|a| format!("{a:.2}")).collect();
+        let what = if row.validation { " (validation)" } else { "" };
+        let note = if row.book_note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", row.book_note)
+        };
+        table.push(format!(
+            "| {} | {} | `{}` | {} | **{:.2} %**{what} | {:.2} %{note} |",
+            row.name,
+            row.settings,
+            if row.flags.is_empty() {
+                "(defaults)".to_string()
+            } else {
+                row.flags.trim().to_string()
+            },
+            per_seed.join(" / "),
+            median(finals),
+            row.book,
+        ));
+    }
+    println!("{}", table.join("\n"));
+    plot(
+        &curves,
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs/img/book_accuracy.svg")
+            .as_path(),
+    )?;
+    Ok(())
+}
+
+fn plot(curves: &[(usize, u64, Vec<f64>)], path: &Path) -> Result<(), BoxError> {
+    std::fs::create_dir_all(path.parent().expect("a directory"))?;
+    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let epochs = curves.iter().map(|c| c.2.len()).max().unwrap_or(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("MNIST accuracy per epoch, seeds 0, 1, 2", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .build_cartesian_2d(0f64..(epochs as f64 - 1.0), 88f64..99f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("accuracy (%)")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+    let labels = [
+        "[784,30,10] quadratic, test",
+        "[784,100,10] quadratic, test",
+        "[784,100,10] cross-entropy λ 5, validation",
+    ];
+    for (row, seed, accuracy) in curves {
+        let color = colors[*row];
+        let series = chart.draw_series(LineSeries::new(
+            accuracy.iter().enumerate().map(|(e, &a)| (e as f64, a)),
+            color.stroke_width(if *seed == 0 { 2 } else { 1 }),
+        ))?;
+        if *seed == 0 {
+            series
+                .label(labels[*row])
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

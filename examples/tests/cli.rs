@@ -1,0 +1,206 @@
+//! The example binaries, run as a user runs them: exit codes, one-line errors without panics,
+//! JSON that parses, and a save → predict round trip.
+//!
+//! `cargo test` builds the package's examples before running its tests; they sit in
+//! `target/<profile>/examples/`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+fn example(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("the test binary's path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(example(name))
+        .args(args)
+        .env_remove("MNIST_DIR")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the example runs")
+}
+
+fn mnist_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/mnist")
+        .display()
+        .to_string()
+}
+
+/// Fails unless `out` exited with `code` and printed one line to stderr, without a panic,
+/// containing every one of `words`.
+fn one_line_error(out: &Output, code: i32, words: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("Training ")).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {stderr}");
+    for w in words {
+        assert!(lines[0].contains(w), "{stderr:?} does not say {w:?}");
+    }
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line() {
+    one_line_error(&run("mnist", &["--eta", "fast"]), 2, &["--eta", "fast"]);
+    one_line_error(&run("mnist", &["--batch-size", "0"]), 2, &["--batch-size"]);
+    one_line_error(&run("mnist", &["--cost", "hinge"]), 2, &["hinge"]);
+    one_line_error(&run("mnist", &["--sizes", "784,x,10"]), 2, &["--sizes"]);
+    one_line_error(&run("mnist", &["--frobnicate"]), 2, &["--frobnicate"]);
+    one_line_error(&run("predict", &[]), 2, &["MODEL"]);
+    let help = run("mnist", &["--help"]);
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--per-example"));
+}
+
+#[test]
+fn bad_values_and_bad_data_exit_1_with_one_line() {
+    let data = mnist_dir();
+    one_line_error(&run("mnist", &["--data", &data, "--eta", "-1"]), 1, &["eta = -1"]);
+    one_line_error(
+        &run("mnist", &["--data", &data, "--lambda", "NaN"]),
+        1,
+        &["lambda = NaN"],
+    );
+    one_line_error(
+        &run("mnist", &["--data", &data, "--sizes", "784,30,9"]),
+        1,
+        &["[784, 30, 9]", "784", "10 (the classes)"],
+    );
+    one_line_error(&run("mnist", &["--data", &data, "--sizes", "28,30,10"]), 1, &["28×28"]);
+
+    // A directory with the image and label files swapped.
+    let dir = tempfile::TempDir::new().unwrap();
+    let src = Path::new(&data);
+    for (from, to) in [
+        ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz"),
+        ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"),
+        ("t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    ] {
+        std::fs::copy(src.join(from), dir.path().join(to)).unwrap();
+    }
+    let swapped = dir.path().display().to_string();
+    one_line_error(&run("mnist", &["--data", &swapped]), 1, &["swapped", "2049"]);
+    // A truncated file.
+    let bytes = std::fs::read(src.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    std::fs::write(dir.path().join("t10k-labels-idx1-ubyte.gz"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::copy(
+        src.join("train-images-idx3-ubyte.gz"),
+        dir.path().join("train-images-idx3-ubyte.gz"),
+    )
+    .unwrap();
+    std::fs::copy(
+        src.join("train-labels-idx1-ubyte.gz"),
+        dir.path().join("train-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    one_line_error(
+        &run("mnist", &["--data", &swapped]),
+        1,
+        &["t10k-labels-idx1-ubyte.gz", "gzip"],
+    );
+
+    // No data at all: the message lists the files and where to get them (several lines).
+    let empty = tempfile::TempDir::new().unwrap();
+    let out = run("mnist", &["--data", &empty.path().display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("train-images-idx3-ubyte.gz") && stderr.contains("MNIST_DIR"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+
+    one_line_error(
+        &run("predict", &["/nonexistent/net.json"]),
+        1,
+        &["/nonexistent/net.json"],
+    );
+}
+
+#[test]
+fn json_output_parses_and_a_saved_network_predicts() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let model = dir.path().join("net.json");
+    let data = mnist_dir();
+    let model_arg = model.display().to_string();
+    let out = run(
+        "mnist",
+        &[
+            "--data",
+            &data,
+            "--sizes",
+            "784,16,10",
+            "--epochs",
+            "2",
+            "--json",
+            "--save",
+            &model_arg,
+            "--monitor",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3, "two epochs and a summary");
+    for (i, epoch) in lines[..2].iter().enumerate() {
+        assert_eq!(epoch["epoch"], i);
+        assert_eq!(epoch["test_total"], 10_000);
+        assert!(epoch["test_correct"].as_u64().unwrap() > 8_000, "{epoch}");
+        assert!(epoch["train_seconds"].as_f64().unwrap() > 0.0);
+        assert!(epoch["examples_per_second"].as_f64().unwrap() > 0.0);
+        assert_eq!(epoch["evaluation_total"], 10_000);
+        assert_eq!(epoch["training_total"], 50_000);
+    }
+    let summary = &lines[2];
+    assert_eq!(summary["summary"], true);
+    assert_eq!(summary["final_test_correct"], lines[1]["test_correct"]);
+
+    let out = run("predict", &[&model_arg, "--data", &data, "--show", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let correct = lines[1]["test_correct"].as_u64().unwrap();
+    assert!(
+        stdout.contains(&format!("{correct} / 10000 test images correct")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Confusion matrix") && stdout.contains("WRONG"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_epoch_and_batch() {
+    // With cross-entropy, Δ^L = A^L − Y keeps the updates going however saturated the sigmoids
+    // are; η = 10^4 drives outputs to exactly 0 or 1, where the cost −ln(1 − a) is infinite.
+    let out = run(
+        "mnist",
+        &[
+            "--data",
+            &mnist_dir(),
+            "--cost",
+            "cross-entropy",
+            "--eta",
+            "1e4",
+            "--epochs",
+            "3",
+        ],
+    );
+    one_line_error(&out, 1, &["diverged at epoch 0, batch", "cost is inf", "--eta"]);
+}
