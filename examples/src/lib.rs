@@ -1,35 +1,15 @@
 //! What the examples share: finding MNIST, and the book's training loop with its reports.
 
-use std::{
-    error::Error,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::{error::Error, time::Instant};
 
 use batchprop::{Activation, Cost, Float, Init, Network, Sgd};
-use batchprop_data::{Batches, Mnist, find_mnist};
+pub use batchprop_data::mnist_dir;
+use batchprop_data::{Batches, Mnist};
 use ndarray::Array2;
 use rand::{SeedableRng, rngs::ChaCha8Rng};
 
 /// Any error an example reports: printed as one message, never a panic.
 pub type BoxError = Box<dyn Error + Send + Sync>;
-
-/// The MNIST directory: `flag` if given; else `$MNIST_DIR`, `./data/mnist`, or the
-/// repository's `data/mnist`, whichever holds the four files first.
-pub fn mnist_dir(flag: Option<&Path>) -> Result<PathBuf, batchprop_data::Error> {
-    let candidates = match flag {
-        Some(dir) => vec![dir.to_path_buf()],
-        None => std::env::var_os("MNIST_DIR")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain([
-                PathBuf::from("data/mnist"),
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"),
-            ])
-            .collect(),
-    };
-    find_mnist(&candidates)
-}
 
 /// A command-line parse error as one line: clap's message without its usage and help
 /// hints, e.g. `error: the following required arguments were not provided: <MODEL>`.

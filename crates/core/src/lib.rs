@@ -79,7 +79,7 @@ pub use cost::Cost;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gemm::Isa;
-pub use gradient_check::{GradientCheck, Parameter, gradient_check};
+pub use gradient_check::{GradientCheck, Parameter, gradient_check, numerical_gradient};
 pub use network::{EVAL_CHUNK, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use per_example::PerExampleWorkspace;
 pub use save::write_atomically;

@@ -325,3 +325,29 @@ fn row_major_inputs_give_the_same_results() {
     b.sgd_step(x_row_major.view(), y.view(), &sgd, &mut ws).unwrap();
     assert!(rel_err(&a.weights()[0], &b.weights()[0]) < 1e-14);
 }
+
+/// Eq. 46 as the chapter writes it (forward differences) agrees with backprop to O(ε).
+#[test]
+fn forward_differences_of_eq_46_agree_to_first_order() {
+    let mut rng = rng(8);
+    let net = network::<f64>(
+        &[5, 4, 3],
+        Activation::Sigmoid,
+        Activation::Sigmoid,
+        Cost::Quadratic,
+        &mut rng,
+    );
+    let x = inputs::<f64>(5, 6, &mut rng);
+    let y = targets::<f64>(Cost::Quadratic, 3, 6, &mut rng);
+    let mut exact = net.zero_gradients();
+    net.backprop(x.view(), y.view(), &mut net.workspace(6), &mut exact)
+        .unwrap();
+    for (eps, tol) in [(1e-4, 1e-3), (1e-6, 1e-5)] {
+        let numeric = batchprop::numerical_gradient(&net, x.view(), y.view(), eps).unwrap();
+        for l in 0..2 {
+            let e =
+                rel_err(&numeric.nabla_w[l], &exact.nabla_w[l]).max(rel_err(&numeric.nabla_b[l], &exact.nabla_b[l]));
+            assert!(e < tol, "ε = {eps}: layer {}: {e:e}", l + 1);
+        }
+    }
+}

@@ -285,6 +285,23 @@ pub fn find_mnist(dirs: &[PathBuf]) -> Result<PathBuf> {
     )))
 }
 
+/// The MNIST directory: `flag` if given; else the first of `$MNIST_DIR`, `./data/mnist` and
+/// this repository's `data/mnist` that holds the four files.
+pub fn mnist_dir(flag: Option<&Path>) -> Result<PathBuf> {
+    let candidates: Vec<PathBuf> = match flag {
+        Some(dir) => vec![dir.to_path_buf()],
+        None => std::env::var_os("MNIST_DIR")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([
+                PathBuf::from("data/mnist"),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+            ])
+            .collect(),
+    };
+    find_mnist(&candidates)
+}
+
 impl<F: Float> Mnist<F> {
     /// Loads the four MNIST files from `dir` and splits them.
     pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Self> {

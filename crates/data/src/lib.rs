@@ -34,6 +34,6 @@ mod error;
 mod idx;
 
 pub use batch::{Batch, Batches};
-pub use dataset::{Dataset, MNIST_FILES, Mnist, Split, find_mnist, has_mnist};
+pub use dataset::{Dataset, MNIST_FILES, Mnist, Split, find_mnist, has_mnist, mnist_dir};
 pub use error::{Error, Result};
 pub use idx::{Idx, IdxData, IdxType, describe_magic, magic, parse_idx, read_idx};

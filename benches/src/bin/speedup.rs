@@ -1,0 +1,246 @@
+//! The speed-up report: the batched engine against the book's per-example loop on real MNIST
+//! mini-batches, for every network shape, batch size and dtype, beside the machine's GEMM
+//! peak.
+//!
+//! ```sh
+//! cargo run --release -p batchprop-bench --bin speedup            # markdown table + plot
+//! cargo run --release -p batchprop-bench --bin speedup -- --json  # one JSON object per row
+//! ```
+//!
+//! For each row the two paths run alternately (batched, per-example, batched, …) for several
+//! rounds and the medians are compared, so that the ratio holds on a noisy machine. Both paths
+//! run single-threaded. The GEMM peak is matrixmultiply's (AVX-512 kernels on) on square
+//! 1024 × 1024 matrices, split over the stated number of threads.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use batchprop::{Float, Init, Isa, Network, Sgd};
+use batchprop_bench::{
+    BATCHES, SHAPES, batch, cpu_name, median, mnist, seconds_per_call, square_gemm_gflops, step_flops,
+};
+use clap::Parser;
+use plotters::prelude::*;
+use rand::{SeedableRng, rngs::ChaCha8Rng};
+use serde_json::json;
+
+/// Measure the batched speed-up against the per-example loop.
+#[derive(Parser, Debug)]
+#[command(about, long_about = None)]
+struct Args {
+    /// Print one JSON object per row instead of the markdown table
+    #[arg(long)]
+    json: bool,
+    /// Fewer, shorter rounds (for a quick look; noisier)
+    #[arg(long)]
+    quick: bool,
+    /// Element types to measure
+    #[arg(long, value_delimiter = ',', default_value = "f32,f64")]
+    dtypes: Vec<String>,
+    /// Where to write the plot (f32 rows); "none" for no plot
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/img/speedup.svg"))]
+    plot: String,
+}
+
+/// One measured row.
+struct Row {
+    sizes: Vec<usize>,
+    batch: usize,
+    dtype: &'static str,
+    batched: f64,     // examples/s
+    per_example: f64, // examples/s
+    gflops: f64,
+    peak: f64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (rounds, seconds) = if args.quick { (3, 0.02) } else { (7, 0.1) };
+    let threads = 1;
+    let mut rows = Vec::new();
+    let mut peaks = Vec::new();
+    for dtype in &args.dtypes {
+        let (peak, measured) = match dtype.as_str() {
+            "f32" => (
+                square_gemm_gflops::<f32>(1024, threads, 5),
+                measure::<f32>(rounds, seconds),
+            ),
+            "f64" => (
+                square_gemm_gflops::<f64>(1024, threads, 5),
+                measure::<f64>(rounds, seconds),
+            ),
+            other => {
+                eprintln!("error: unknown dtype {other:?} (f32 or f64)");
+                return ExitCode::from(2);
+            }
+        };
+        peaks.push((dtype.clone(), peak));
+        rows.extend(measured.into_iter().map(|mut r| {
+            r.peak = peak;
+            r
+        }));
+    }
+
+    let cpu = cpu_name();
+    let isa = Isa::current().name();
+    if args.json {
+        for r in &rows {
+            println!(
+                "{}",
+                json!({
+                    "sizes": r.sizes,
+                    "batch": r.batch,
+                    "dtype": r.dtype,
+                    "threads": threads,
+                    "isa": isa,
+                    "cpu": cpu,
+                    "batched_examples_per_second": r.batched,
+                    "per_example_examples_per_second": r.per_example,
+                    "speedup": r.batched / r.per_example,
+                    "gflops": r.gflops,
+                    "peak_gflops": r.peak,
+                    "peak_fraction": r.gflops / r.peak,
+                })
+            );
+        }
+    } else {
+        println!("Machine: {cpu}; kernels: {isa}; {threads} thread; medians of {rounds} alternating rounds\n");
+        for (dtype, peak) in &peaks {
+            println!("GEMM peak, {dtype}, {threads} thread (matrixmultiply, 1024³): {peak:.1} GFLOP/s");
+        }
+        println!();
+        println!(
+            "| network | m | dtype | threads | batched examples/s | per-example examples/s | speed-up | GFLOP/s | of peak |"
+        );
+        println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+        for r in &rows {
+            println!(
+                "| {:?} | {} | {} | {threads} | {:.0} | {:.0} | {:.2}× | {:.1} | {:.0} % |",
+                r.sizes,
+                r.batch,
+                r.dtype,
+                r.batched,
+                r.per_example,
+                r.batched / r.per_example,
+                r.gflops,
+                100.0 * r.gflops / r.peak
+            );
+        }
+    }
+    if args.plot != "none" {
+        if let Err(e) = plot(&rows, &PathBuf::from(&args.plot)) {
+            eprintln!("error: writing the plot: {e}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("Wrote {}", args.plot);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Every shape × batch size in `F`, the two paths alternating for `rounds` rounds.
+fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
+    let data = mnist::<F>();
+    let sgd = Sgd::new(0.1).expect("a valid η");
+    let mut rows = Vec::new();
+    for sizes in SHAPES {
+        for m in BATCHES {
+            let (x, y) = batch(&data.train, m);
+            let start = Network::<F>::builder(sizes)
+                .init(Init::Scaled)
+                .build(&mut ChaCha8Rng::seed_from_u64(0))
+                .expect("a valid network");
+            let (mut batched, mut per_example) = (start.clone(), start);
+            let mut ws = batched.workspace(m);
+            let mut pe = per_example.per_example_workspace();
+            let (mut tb, mut tp) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                tb.push(seconds_per_call(seconds, || {
+                    batched.sgd_step(x, y.view(), &sgd, &mut ws).expect("a step")
+                }));
+                tp.push(seconds_per_call(seconds, || {
+                    per_example
+                        .sgd_step_per_example(x, y.view(), &sgd, &mut pe)
+                        .expect("a step")
+                }));
+            }
+            let (tb, tp) = (median(tb), median(tp));
+            eprintln!(
+                "{sizes:?} m={m} {}: batched {:.0}/s, per-example {:.0}/s",
+                F::NAME,
+                m as f64 / tb,
+                m as f64 / tp
+            );
+            rows.push(Row {
+                sizes: sizes.to_vec(),
+                batch: m,
+                dtype: F::NAME,
+                batched: m as f64 / tb,
+                per_example: m as f64 / tp,
+                gflops: step_flops(sizes, m) / tb / 1e9,
+                peak: f64::NAN,
+            });
+        }
+    }
+    rows
+}
+
+/// Examples/s against the batch size, log–log: one colour per shape, batched solid,
+/// per-example dashed (f32 rows).
+fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let rows: Vec<&Row> = rows.iter().filter(|r| r.dtype == "f32").collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let lo = rows
+        .iter()
+        .map(|r| r.per_example.min(r.batched))
+        .fold(f64::INFINITY, f64::min);
+    let hi = rows.iter().map(|r| r.per_example.max(r.batched)).fold(0.0, f64::max);
+    let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "SGD step on MNIST, f32, one thread: batched vs per-example",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d((0.8f64..1250f64).log_scale(), ((lo * 0.7)..(hi * 1.4)).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("mini-batch size m")
+        .y_desc("examples per second")
+        .y_label_formatter(&|v| format!("{:.0}k", v / 1e3))
+        .draw()?;
+    let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+    for (sizes, color) in SHAPES.iter().zip(colors) {
+        let of_shape: Vec<&&Row> = rows.iter().filter(|r| r.sizes == *sizes).collect();
+        chart
+            .draw_series(LineSeries::new(
+                of_shape.iter().map(|r| (r.batch as f64, r.batched)),
+                color.stroke_width(2),
+            ))?
+            .label(format!("{sizes:?} batched"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(DashedLineSeries::new(
+                of_shape.iter().map(|r| (r.batch as f64, r.per_example)),
+                6,
+                4,
+                color.stroke_width(1),
+            ))?
+            .label(format!("{sizes:?} per-example"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

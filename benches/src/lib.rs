@@ -1,0 +1,177 @@
+//! What the benchmarks share: the shapes and batch sizes, real MNIST batches, the FLOP count
+//! of a training step, the machine's GEMM peak, and robust timing.
+
+use std::time::Instant;
+
+use batchprop::Float;
+use batchprop_data::{Dataset, Mnist, Split, mnist_dir};
+use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
+
+/// The network shapes benchmarked.
+pub const SHAPES: [&[usize]; 3] = [&[784, 30, 10], &[784, 100, 10], &[784, 256, 128, 10]];
+
+/// The mini-batch sizes benchmarked.
+pub const BATCHES: [usize; 5] = [1, 10, 32, 100, 1000];
+
+/// MNIST's training and test sets in `F` (from `$MNIST_DIR` or the repository's data/mnist).
+pub fn mnist<F: Float>() -> Mnist<F> {
+    let dir = mnist_dir(None).unwrap_or_else(|e| panic!("{e}"));
+    Mnist::load(dir, Split::Book).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The first `m` examples of `data` as the engine takes them: `X: (784 × m)` (a column-major
+/// view of the images) and the one-hot `Y: (10 × m)`.
+pub fn batch<F: Float>(data: &Dataset<F>, m: usize) -> (ArrayView2<'_, F>, Array2<F>) {
+    let x = data.x().slice_move(s![.., ..m]);
+    let mut y = Array2::zeros((data.classes(), m).f());
+    for (j, &label) in data.labels()[..m].iter().enumerate() {
+        y[[usize::from(label), j]] = F::one();
+    }
+    (x, y)
+}
+
+/// Floating-point operations of one SGD step on a batch of `m`: per layer `l`, the forward
+/// product `W^l A^{l-1}` and the BP4 product `Δ^l (A^{l-1})ᵀ`, `2 n_l n_{l-1} m` each, and
+/// for `l ≥ 2` the BP2 product `(W^l)ᵀ Δ^l`, as many again. Element-wise work is not
+/// counted.
+pub fn step_flops(sizes: &[usize], m: usize) -> f64 {
+    sizes
+        .windows(2)
+        .enumerate()
+        .map(|(i, p)| {
+            let products = if i == 0 { 2.0 } else { 3.0 };
+            products * 2.0 * (p[0] * p[1] * m) as f64
+        })
+        .sum()
+}
+
+/// The median of `v`.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Seconds per call of `f`: calls it for about `seconds`, in as many calls as that takes
+/// (at least 2), and returns the mean.
+pub fn seconds_per_call(seconds: f64, mut f: impl FnMut()) -> f64 {
+    f(); // warm caches and buffers
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while calls < 2 || start.elapsed().as_secs_f64() < seconds {
+        f();
+        calls += 1;
+    }
+    start.elapsed().as_secs_f64() / calls as f64
+}
+
+/// `A B` for square `n × n` matrices with matrixmultiply (the packing GEMM ndarray uses,
+/// AVX-512 kernels on), split by columns over `threads` rayon threads. Returns GFLOP/s, the
+/// best of `rounds`.
+pub fn square_gemm_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
+    let a = Array2::<F>::from_shape_fn((n, n), |(i, j)| F::from_f64(((i * 7 + j * 3) % 13) as f64 / 13.0));
+    let b = a.t().to_owned();
+    let mut c = Array2::<F>::zeros((n, n));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool");
+    let mut best = 0.0f64;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        pool.install(|| {
+            let chunk = n.div_ceil(threads);
+            let parts: Vec<_> = c.axis_chunks_iter_mut(ndarray::Axis(1), chunk).collect();
+            rayon::scope(|s| {
+                for (t, mut part) in parts.into_iter().enumerate() {
+                    let b = b.slice(s![.., t * chunk..t * chunk + part.ncols()]);
+                    let a = a.view();
+                    s.spawn(move |_| gemm(&a, &b, &mut part));
+                }
+            });
+        });
+        let secs = start.elapsed().as_secs_f64();
+        best = best.max(2.0 * (n * n * n) as f64 / secs / 1e9);
+    }
+    best
+}
+
+/// `C ← A B` with matrixmultiply directly (not through ndarray, whose build of it leaves the
+/// AVX-512 kernels off).
+fn gemm<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut ndarray::ArrayViewMut2<F>) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides().to_vec());
+    // SAFETY: the views are valid for their shapes and strides and `c` does not overlap them.
+    unsafe {
+        if F::NAME == "f32" {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr().cast(),
+                sa[0],
+                sa[1],
+                b.as_ptr().cast(),
+                sb[0],
+                sb[1],
+                0.0,
+                c.as_mut_ptr().cast(),
+                sc[0],
+                sc[1],
+            );
+        } else {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr().cast(),
+                sa[0],
+                sa[1],
+                b.as_ptr().cast(),
+                sb[0],
+                sb[1],
+                0.0,
+                c.as_mut_ptr().cast(),
+                sc[0],
+                sc[1],
+            );
+        }
+    }
+}
+
+/// The CPU's model name, from `/proc/cpuinfo` where there is one.
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_of_the_book_network() {
+        // [784, 30, 10], m = 10: layer 1 forward + BP4 = 2 · 2 · 784 · 30 · 10 = 940,800;
+        // layer 2 forward + BP2 + BP4 = 3 · 2 · 30 · 10 · 10 = 18,000.
+        assert_eq!(step_flops(&[784, 30, 10], 10), 958_800.0);
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+}
