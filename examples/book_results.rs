@@ -167,11 +167,13 @@ fn plot(curves: &[(usize, u64, Vec<f64>)], path: &Path) -> Result<(), BoxError> 
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(48)
-        .build_cartesian_2d(0f64..(epochs as f64 - 1.0), 88f64..99f64)?;
+        .build_cartesian_2d(0f64..(epochs as f64 - 1.0), 75f64..99f64)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
         .y_desc("accuracy (%)")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];

@@ -213,6 +213,7 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> 
         .configure_mesh()
         .x_desc("mini-batch size m")
         .y_desc("examples per second")
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| format!("{:.0}k", v / 1e3))
         .draw()?;
     let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
