@@ -100,6 +100,37 @@ pub fn square_gemm_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> 
     best
 }
 
+/// `Z ← W A` for square `n × n` matrices with batchprop's own `forward` kernel (row-major `W`,
+/// column-major `A`), columns split over `threads` rayon threads. Returns GFLOP/s, the best of
+/// `rounds`.
+pub fn square_kernel_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
+    let w = Array2::<F>::from_shape_fn((n, n), |(i, j)| F::from_f64(((i * 7 + j * 3) % 13) as f64 / 13.0));
+    let a = Array2::<F>::from_shape_fn((n, n).f(), |(i, j)| F::from_f64(((i * 5 + j) % 11) as f64 / 11.0));
+    let b = ndarray::Array1::<F>::zeros(n);
+    let mut z = Array2::<F>::zeros((n, n).f());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool");
+    let mut best = 0.0f64;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        pool.install(|| {
+            let chunk = n.div_ceil(threads);
+            let parts: Vec<_> = z.axis_chunks_iter_mut(ndarray::Axis(1), chunk).collect();
+            rayon::scope(|s| {
+                for (t, mut part) in parts.into_iter().enumerate() {
+                    let a = a.slice(s![.., t * chunk..t * chunk + part.ncols()]);
+                    let (w, b) = (w.view(), b.view());
+                    s.spawn(move |_| batchprop::gemm::forward(&w, &a, &b, &mut part));
+                }
+            });
+        });
+        best = best.max(2.0 * (n * n * n) as f64 / start.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}
+
 /// `C ← A B` with matrixmultiply directly (not through ndarray, whose build of it leaves the
 /// AVX-512 kernels off).
 fn gemm<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut ndarray::ArrayViewMut2<F>) {
@@ -143,6 +174,12 @@ fn gemm<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut ndarray::ArrayVi
             );
         }
     }
+}
+
+/// The machine's measured GEMM peak in GFLOP/s on `threads` threads: the better of
+/// matrixmultiply and batchprop's own kernel on a square 1024³ product, best of 10 rounds.
+pub fn gemm_peak<F: Float>(threads: usize) -> f64 {
+    square_gemm_gflops::<F>(1024, threads, 10).max(square_kernel_gflops::<F>(1024, threads, 10))
 }
 
 /// The CPU's model name, from `/proc/cpuinfo` where there is one.

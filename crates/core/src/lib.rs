@@ -67,7 +67,7 @@ mod batched;
 mod cost;
 mod error;
 mod float;
-mod gemm;
+pub mod gemm;
 mod gradient_check;
 mod network;
 mod per_example;

@@ -188,8 +188,8 @@ fn unit_stride<F>(v: &ArrayView2<F>, axis: Axis) -> bool {
 /// `Z ← b 1ᵀ + W A`: `W: (n × k)`, `A: (k × m)`, `b: (n)`, `Z: (n × m)`.
 ///
 /// # Panics
-/// If the shapes do not match (a bug in the engine, which checks its inputs first).
-pub(crate) fn forward<F: Element>(w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
+/// If the shapes do not match.
+pub fn forward<F: Element>(w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
     forward_on(Isa::current(), w, a, b, z)
 }
 
@@ -214,7 +214,7 @@ fn forward_on<F: Element>(isa: Isa, w: &ArrayView2<F>, a: &ArrayView2<F>, b: &Ar
 ///
 /// # Panics
 /// If the shapes do not match.
-pub(crate) fn tn<F: Element>(w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut ArrayViewMut2<F>) {
+pub fn tn<F: Element>(w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut ArrayViewMut2<F>) {
     tn_on(Isa::current(), w, d, out)
 }
 
@@ -234,7 +234,7 @@ fn tn_on<F: Element>(isa: Isa, w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut A
 ///
 /// # Panics
 /// If the shapes do not match.
-pub(crate) fn nt<F: Element>(alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, beta: F, w: &mut ArrayViewMut2<F>) {
+pub fn nt<F: Element>(alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, beta: F, w: &mut ArrayViewMut2<F>) {
     nt_on(Isa::current(), alpha, d, a, beta, w)
 }
 
