@@ -1,7 +1,8 @@
 //! The batched engine: forward pass and BP1–BP4 for a whole mini-batch `X = [x_1 … x_m]`
 //! through matrix–matrix products, into buffers allocated once.
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, s};
+use rayon::prelude::*;
 
 use crate::{Error, Float, Network, Result, gemm};
 
@@ -171,12 +172,10 @@ impl<F: Float> Network<F> {
             } else {
                 ws.a[l - 2].slice(s![.., ..m])
             }; // (n_{l-1} × m)
-            // BP4 fused with the update: W^l ← β W^l + α Δ^l (A^{l-1})ᵀ.
-            gemm::nt(alpha, &delta, &a_prev, beta, &mut self.weights[l - 1].view_mut());
-            // BP3 fused with the update: b^l ← b^l + α Δ^l 1.
-            for column in delta.columns() {
-                self.biases[l - 1].scaled_add(alpha, &column);
-            }
+            // BP4 and BP3 fused with the update:
+            // W^l ← β W^l + α Δ^l (A^{l-1})ᵀ, b^l ← b^l + α Δ^l 1.
+            let (w, b) = (self.weights[l - 1].view_mut(), self.biases[l - 1].view_mut());
+            update_layer(alpha, delta, a_prev, (beta, w), (F::one(), b));
         }
         Ok(())
     }
@@ -205,14 +204,9 @@ impl<F: Float> Network<F> {
             } else {
                 ws.a[l - 2].slice(s![.., ..m])
             }; // (n_{l-1} × m)
-            // BP4: ∇W^l = (1/m) Δ^l (A^{l-1})ᵀ.
-            gemm::nt(inv_m, &delta, &a_prev, F::zero(), &mut grads.nabla_w[l - 1].view_mut());
-            // BP3: ∇b^l = (1/m) Δ^l 1.
-            let nabla_b = &mut grads.nabla_b[l - 1];
-            nabla_b.fill(F::zero());
-            for column in delta.columns() {
-                nabla_b.scaled_add(inv_m, &column);
-            }
+            // BP4: ∇W^l = (1/m) Δ^l (A^{l-1})ᵀ; BP3: ∇b^l = (1/m) Δ^l 1.
+            let (nabla_w, nabla_b) = (grads.nabla_w[l - 1].view_mut(), grads.nabla_b[l - 1].view_mut());
+            update_layer(inv_m, delta, a_prev, (F::zero(), nabla_w), (F::zero(), nabla_b));
         }
         Ok(())
     }
@@ -258,7 +252,8 @@ impl<F: Float> Network<F> {
         );
     }
 
-    /// The forward pass on a checked batch: `Z^l = b^l 1ᵀ + W^l A^{l-1}`, `A^l = σ(Z^l)`.
+    /// The forward pass on a checked batch: `Z^l = W^l A^{l-1} + b^l 1ᵀ`, `A^l = σ(Z^l)`, in
+    /// blocks of columns across the current rayon pool when the batch is large enough.
     fn forward_unchecked(&self, x: ArrayView2<F>, ws: &mut Workspace<F>) {
         let m = x.ncols();
         ws.m = m;
@@ -270,12 +265,29 @@ impl<F: Float> Network<F> {
                 done[l - 2].slice(s![.., ..m])
             }; // (n_{l-1} × m)
             let mut z = ws.z[l - 1].slice_mut(s![.., ..m]); // (n_l × m)
-            gemm::forward(&self.weights[l - 1].view(), &a_prev, &self.biases[l - 1].view(), &mut z);
-            self.activations()[l - 1].forward(z.view(), todo[0].slice_mut(s![.., ..m]));
+            let mut a = todo[0].slice_mut(s![.., ..m]); // (n_l × m)
+            let (w, b, sigma) = (
+                self.weights[l - 1].view(),
+                self.biases[l - 1].view(),
+                &self.activations()[l - 1],
+            );
+            let layer = |a_prev: ArrayView2<F>, mut z: ArrayViewMut2<F>, a: ArrayViewMut2<F>| {
+                gemm::forward(&w, &a_prev, &b, &mut z);
+                sigma.forward(z.view(), a);
+            };
+            let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
+            if cols == m {
+                layer(a_prev, z, a);
+            } else {
+                (a_prev.axis_chunks_iter(Axis(1), cols).into_par_iter())
+                    .zip(z.axis_chunks_iter_mut(Axis(1), cols))
+                    .zip(a.axis_chunks_iter_mut(Axis(1), cols))
+                    .for_each(|((a_prev, z), a)| layer(a_prev, z, a));
+            }
         }
     }
 
-    /// BP1: `Δ^L = ∇_a C ⊙ σ'(Z^L)`, or the cost's simplified form.
+    /// BP1: `Δ^L = ∇_a C ⊙ σ'(Z^L)`, or the cost's simplified form (cheap: never split).
     fn output_error(&self, y: ArrayView2<F>, ws: &mut Workspace<F>) {
         let (last, m) = (self.sizes().len() - 2, ws.m);
         self.cost().delta(
@@ -293,12 +305,81 @@ impl<F: Float> Network<F> {
         let m = ws.m;
         let (lower, upper) = ws.delta.split_at_mut(l - 1);
         let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
-        let mut delta_prev: ArrayViewMut2<F> = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
-        gemm::tn(&self.weights[l - 1].view(), &delta, &mut delta_prev);
-        self.activations()[l - 2].backward(
-            ws.z[l - 2].slice(s![.., ..m]),
-            ws.a[l - 2].slice(s![.., ..m]),
-            delta_prev,
-        );
+        let mut delta_prev = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
+        let (z, a) = (ws.z[l - 2].slice(s![.., ..m]), ws.a[l - 2].slice(s![.., ..m])); // (n_{l-1} × m)
+        let (w, sigma) = (self.weights[l - 1].view(), &self.activations()[l - 2]);
+        let step = |delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {
+            gemm::tn(&w, &delta, &mut delta_prev);
+            sigma.backward(z, a, delta_prev);
+        };
+        let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
+        if cols == m {
+            step(delta, delta_prev, z, a);
+        } else {
+            (delta.axis_chunks_iter(Axis(1), cols).into_par_iter())
+                .zip(delta_prev.axis_chunks_iter_mut(Axis(1), cols))
+                .zip(z.axis_chunks_iter(Axis(1), cols))
+                .zip(a.axis_chunks_iter(Axis(1), cols))
+                .for_each(|(((delta, delta_prev), z), a)| step(delta, delta_prev, z, a));
+        }
+    }
+}
+
+/// Multiply–adds below which a product is not split across threads: about 5 µs of work,
+/// where a split costs a few µs of synchronisation.
+const MIN_WORK_PER_PART: usize = 1 << 18;
+
+/// Columns of the batch below which a block is not split off: the kernels work in blocks of
+/// 4 columns, and a thin remainder runs at matrix–vector speed.
+const MIN_COLUMNS_PER_PART: usize = 16;
+
+/// The block length that splits `len` columns (or rows) of a product of `work` multiply–adds
+/// into one part per thread of the current rayon pool, each worth at least
+/// [`MIN_WORK_PER_PART`] and `min_len` long; `len` itself when the product is not worth
+/// splitting. Splitting along columns of the batch, or rows of `W`, never changes the order
+/// of any sum, so the results are the same bits on any number of threads.
+fn block(work: usize, len: usize, min_len: usize) -> usize {
+    let parts = (rayon::current_num_threads())
+        .min(work / MIN_WORK_PER_PART)
+        .min(len / min_len)
+        .max(1);
+    len.div_ceil(parts)
+}
+
+/// BP4 and BP3 for one layer, fused into the update of its parameters:
+/// `W ← β W + α Δ Aᵀ` and `b ← γ b + α Δ 1`, with `Δ: (n_l × m)`, `A: (n_{l-1} × m)`, in blocks
+/// of rows of `W` across the current rayon pool when the product is large enough. With
+/// `β = γ = 0` this writes the gradient itself.
+fn update_layer<F: Float>(
+    alpha: F,
+    delta: ArrayView2<F>,
+    a_prev: ArrayView2<F>,
+    (beta, mut w): (F, ArrayViewMut2<F>),
+    (gamma, mut b): (F, ArrayViewMut1<F>),
+) {
+    let rows = |delta: ArrayView2<F>, mut w: ArrayViewMut2<F>, mut b: ArrayViewMut1<F>| {
+        gemm::nt(alpha, &delta, &a_prev, beta, &mut w);
+        if gamma == F::zero() {
+            b.fill(F::zero());
+        }
+        for column in delta.columns() {
+            b.scaled_add(alpha, &column);
+        }
+    };
+    let (n, m) = delta.dim();
+    // Rows are split only in batches that are split by columns too: a lone parallel region
+    // per step pays for waking the other thread without keeping it busy.
+    let block_rows = if m < 2 * MIN_COLUMNS_PER_PART {
+        n
+    } else {
+        block(w.len() * m, n, 4)
+    };
+    if block_rows == n {
+        rows(delta, w, b);
+    } else {
+        (delta.axis_chunks_iter(Axis(0), block_rows).into_par_iter())
+            .zip(w.axis_chunks_iter_mut(Axis(0), block_rows))
+            .zip(b.axis_chunks_iter_mut(Axis(0), block_rows))
+            .for_each(|((delta, w), b)| rows(delta, w, b));
     }
 }

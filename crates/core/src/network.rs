@@ -3,6 +3,7 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 
 use crate::{Activation, Cost, Error, Float, Result};
 
@@ -280,36 +281,33 @@ impl<F: Float> Network<F> {
     /// `feedforward`, for a whole batch. Use [`Network::forward`] with a workspace to avoid
     /// the allocations.
     pub fn feedforward(&self, x: ArrayView2<F>) -> Result<Array2<F>> {
-        let m = self.check_batch(&x, None)?;
-        let mut out = Array2::zeros((self.sizes[self.sizes.len() - 1], m));
-        self.for_each_chunk(x, |start, a| {
-            out.slice_mut(s![.., start..start + a.ncols()]).assign(&a);
-        })?;
-        Ok(out)
+        let chunks = self.map_chunks(x, |_, a| a.to_owned())?;
+        let views: Vec<ArrayView2<F>> = chunks.iter().map(|a| a.view()).collect();
+        Ok(ndarray::concatenate(Axis(1), &views).expect("chunks of one network's outputs"))
     }
 
     /// The number of columns of `X: (n_0 × N)` whose most active output neuron is the label
     /// (network.py's `evaluate`).
-    pub fn accuracy<L: Copy + Into<usize>>(&self, x: ArrayView2<F>, labels: &[L]) -> Result<usize> {
+    pub fn accuracy<L: Copy + Into<usize> + Sync>(&self, x: ArrayView2<F>, labels: &[L]) -> Result<usize> {
         let classes = self.sizes[self.sizes.len() - 1];
         check_labels(x.ncols(), labels, classes)?;
-        let mut correct = 0;
-        self.for_each_chunk(x, |start, a| {
-            for (column, &label) in a.columns().into_iter().zip(&labels[start..]) {
-                correct += usize::from(argmax(column) == label.into());
-            }
+        let counts = self.map_chunks(x, |start, a| {
+            (a.columns().into_iter().zip(&labels[start..]))
+                .filter(|(column, label)| argmax(column.view()) == (**label).into())
+                .count()
         })?;
-        Ok(correct)
+        Ok(counts.into_iter().sum())
     }
 
     /// network2.py's `total_cost`: `(1/N) Σ_x C_x + (λ / 2N) Σ_l ‖W^l‖²` over the `N` columns of
     /// `X: (n_0 × N)` and `Y: (n_L × N)`.
     pub fn total_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>, lambda: f64) -> Result<F> {
         let n = self.check_batch(&x, Some(&y))?;
-        let mut cost = F::zero();
-        self.for_each_chunk(x, |start, a| {
-            cost += self.cost.value(a, y.slice(s![.., start..start + a.ncols()]));
+        // Summed in chunk order, so the result does not depend on the number of threads.
+        let costs = self.map_chunks(x, |start, a| {
+            self.cost.value(a, y.slice(s![.., start..start + a.ncols()]))
         })?;
+        let cost = costs.into_iter().fold(F::zero(), |acc, c| acc + c);
         let norms = self
             .weights
             .iter()
@@ -318,15 +316,22 @@ impl<F: Float> Network<F> {
         Ok(cost / n + F::from_f64(0.5 * lambda) / n * norms)
     }
 
-    /// Runs the forward pass over `X` in chunks of at most [`EVAL_CHUNK`] columns, calling
-    /// `f(first column, A^L of the chunk)` for each.
-    fn for_each_chunk(&self, x: ArrayView2<F>, mut f: impl FnMut(usize, ArrayView2<F>)) -> Result<()> {
+    /// Runs the forward pass over `X` in chunks of at most [`EVAL_CHUNK`] columns, spread
+    /// over the current rayon pool, and returns `f(first column, A^L of the chunk)` for each
+    /// chunk, in order.
+    fn map_chunks<T: Send>(&self, x: ArrayView2<F>, f: impl Fn(usize, ArrayView2<F>) -> T + Sync) -> Result<Vec<T>> {
         let n = self.check_batch(&x, None)?;
-        let mut ws = self.workspace(n.min(EVAL_CHUNK));
-        for (i, chunk) in x.axis_chunks_iter(Axis(1), EVAL_CHUNK).enumerate() {
-            f(i * EVAL_CHUNK, self.forward(chunk, &mut ws)?);
-        }
-        Ok(())
+        let chunks: Vec<(usize, ArrayView2<F>)> = (0..)
+            .step_by(EVAL_CHUNK)
+            .zip(x.axis_chunks_iter(Axis(1), EVAL_CHUNK))
+            .collect();
+        chunks
+            .into_par_iter()
+            .map_init(
+                || self.workspace(n.min(EVAL_CHUNK)),
+                |ws, (start, chunk)| Ok(f(start, self.forward(chunk, ws)?)),
+            )
+            .collect()
     }
 }
 

@@ -83,5 +83,18 @@ fn training_steps_do_not_allocate() {
             }
         });
         assert_eq!(per_example, 0, "allocations in per-example steps ({})", hidden.name());
+
+        // Inside a two-thread pool the steps on 100 examples are split across the threads
+        // (rayon's joins use the workers' own queues), still without allocating.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        pool.install(|| {
+            net.sgd_step(x, y.view(), &sgd, &mut ws).unwrap();
+            let parallel = allocations_during(|| {
+                for _ in 0..20 {
+                    net.sgd_step(x, y.view(), &sgd, &mut ws).unwrap();
+                }
+            });
+            assert_eq!(parallel, 0, "allocations in two-thread steps ({})", hidden.name());
+        });
     }
 }

@@ -66,3 +66,42 @@ fn the_same_seed_gives_bit_identical_training() {
     assert_eq!(a.biases(), b.biases());
     assert_ne!(a.weights(), c.weights());
 }
+
+/// Splitting a batch across threads splits columns (and rows of `W`), never a sum: training
+/// and evaluation give the same bits on one thread and on two.
+#[test]
+fn one_and_two_threads_give_the_same_bits() {
+    // [256, 64, 10] with m = 64: the first layer's products are 1M multiply–adds, which the
+    // engine splits across two threads.
+    let mut rng = rng(12);
+    let x = common::inputs::<f32>(256, 64, &mut rng);
+    let y: Array2<f32> = common::targets(Cost::LogLikelihood, 10, 64, &mut rng);
+    let labels: Vec<u8> = y.columns().into_iter().map(|c| batchprop::argmax(c) as u8).collect();
+    let start = common::network::<f32>(
+        &[256, 64, 10],
+        Activation::Relu,
+        Activation::Softmax,
+        Cost::LogLikelihood,
+        &mut rng,
+    );
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut net = start.clone();
+            let mut ws = net.workspace(64);
+            let sgd = Sgd::new(0.1).unwrap().with_l2(1.0, 1000).unwrap();
+            for _ in 0..5 {
+                net.sgd_step(x.view(), y.view(), &sgd, &mut ws).unwrap();
+            }
+            let cost = net.total_cost(x.view(), y.view(), 1.0).unwrap();
+            let correct = net.accuracy(x.view(), &labels).unwrap();
+            (net, cost, correct)
+        })
+    };
+    let (one, cost1, correct1) = run(1);
+    let (two, cost2, correct2) = run(2);
+    assert_eq!(one.weights(), two.weights());
+    assert_eq!(one.biases(), two.biases());
+    assert_eq!((cost1.to_bits(), correct1), (cost2.to_bits(), correct2));
+    assert_ne!(one.weights(), start.weights());
+}
