@@ -83,6 +83,10 @@ struct Args {
     /// Print one JSON object per epoch, and a summary, on stdout
     #[arg(long)]
     json: bool,
+    /// Threads for large mini-batches and evaluation (default: $RAYON_NUM_THREADS, else one
+    /// per core). Batches under 32 examples always run on one thread.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -161,6 +165,15 @@ fn config(args: &Args) -> TrainConfig {
 }
 
 fn run<F: Float>(args: &Args) -> Result<(), BoxError> {
+    // The one place the thread policy is set: the engine splits large batches (and
+    // evaluation) across the pool it runs in.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.map_or(0, |t| t as usize))
+        .build()?;
+    pool.install(|| train_and_report::<F>(args))
+}
+
+fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
     let wall = Instant::now();
     let config = config(args);
     let dir = mnist_dir(args.data.as_deref())?;
@@ -171,13 +184,15 @@ fn run<F: Float>(args: &Args) -> Result<(), BoxError> {
     } else {
         "batched"
     };
+    let threads = rayon::current_num_threads();
     eprintln!(
-        "Training {} on {} MNIST images from {}: {engine}, {}, {} kernels, seed {}",
+        "Training {} on {} MNIST images from {}: {engine}, {}, {} kernels, {threads} thread{}, seed {}",
         config.describe(),
         mnist.train.len(),
         dir.display(),
         F::NAME,
         Isa::current().name(),
+        if threads == 1 { "" } else { "s" },
         config.seed,
     );
 
@@ -282,6 +297,8 @@ fn summarize(
                 "init": config.init.name(),
                 "seed": config.seed,
                 "per_example": config.per_example,
+                "threads": rayon::current_num_threads(),
+                "isa": Isa::current().name(),
                 "final_test_correct": epochs.last().map(|e| e.test_correct),
                 "best_test_correct": best.map(|e| e.test_correct),
                 "best_epoch": best.map(|e| e.epoch),

@@ -8,14 +8,15 @@
 //! cargo test -p batchprop-bench --benches        # each benchmark once (CI)
 //! ```
 //!
-//! Reports read as examples per second (`Throughput::Elements(m)`). Everything runs on one
-//! thread; group names carry the network, dtype, kernel instruction set and thread count.
+//! Reports read as examples per second (`Throughput::Elements(m)`). Everything runs inside a
+//! one-thread rayon pool; group names carry the network, dtype, kernel instruction set and
+//! thread count. (`speedup` measures two threads.)
 
 use std::hint::black_box;
 
 use batchprop::{Float, Isa, Network, Sgd, numerical_gradient};
 use batchprop_bench::{BATCHES, SHAPES, batch, mnist};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use rand::{SeedableRng, rngs::ChaCha8Rng};
 
 fn name(sizes: &[usize]) -> String {
@@ -125,4 +126,14 @@ fn gradient(c: &mut Criterion) {
 }
 
 criterion_group!(benches, steps_f32, steps_f64, inference, gradient);
-criterion_main!(benches);
+
+/// criterion_main!, inside a one-thread rayon pool: the engine splits large batches across
+/// the pool it runs in, and these groups are the single-threaded ones.
+fn main() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    pool.install(benches);
+    criterion::Criterion::default().configure_from_args().final_summary();
+}

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! For each row the two paths run alternately (batched, per-example, batched, …) for several
-//! rounds and the medians are compared, so that the ratio holds on a noisy machine. Both paths
-//! run single-threaded. The GEMM peak is the better of matrixmultiply (AVX-512 kernels on)
+//! rounds and the medians are compared, so that the ratio holds on a noisy machine. The
+//! headline rows run in a one-thread rayon pool; the two-thread rows run afterwards in a
+//! two-thread pool (the per-example loop has nothing to split and stays on one thread). The GEMM peak is the better of matrixmultiply (AVX-512 kernels on)
 //! and batchprop's own forward kernel on a square 1024³ product, best of 10 rounds, on one
 //! thread and on two (columns split over a rayon pool); a row's fraction is of the one-thread
 //! peak.
@@ -46,6 +47,7 @@ struct Row {
     sizes: Vec<usize>,
     batch: usize,
     dtype: &'static str,
+    threads: usize,
     batched: f64,     // examples/s
     per_example: f64, // examples/s
     gflops: f64,
@@ -55,7 +57,6 @@ struct Row {
 fn main() -> ExitCode {
     let args = Args::parse();
     let (rounds, seconds) = if args.quick { (3, 0.02) } else { (7, 0.1) };
-    let threads = 1;
     let mut rows = Vec::new();
     let mut peaks = Vec::new();
     for dtype in &args.dtypes {
@@ -78,7 +79,7 @@ fn main() -> ExitCode {
         peaks.push((dtype.clone(), 1, peak));
         peaks.push((dtype.clone(), 2, peak2));
         rows.extend(measured.into_iter().map(|mut r| {
-            r.peak = peak;
+            r.peak = if r.threads == 1 { peak } else { peak2 };
             r
         }));
     }
@@ -93,7 +94,7 @@ fn main() -> ExitCode {
                     "sizes": r.sizes,
                     "batch": r.batch,
                     "dtype": r.dtype,
-                    "threads": threads,
+                    "threads": r.threads,
                     "isa": isa,
                     "cpu": cpu,
                     "batched_examples_per_second": r.batched,
@@ -106,7 +107,7 @@ fn main() -> ExitCode {
             );
         }
     } else {
-        println!("Machine: {cpu}; kernels: {isa}; {threads} thread; medians of {rounds} alternating rounds\n");
+        println!("Machine: {cpu}; kernels: {isa}; medians of {rounds} alternating rounds\n");
         for (dtype, t, peak) in &peaks {
             println!(
                 "GEMM peak, {dtype}, {t} thread{}: {peak:.1} GFLOP/s",
@@ -120,10 +121,11 @@ fn main() -> ExitCode {
         println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
         for r in &rows {
             println!(
-                "| {:?} | {} | {} | {threads} | {:.0} | {:.0} | {:.2}× | {:.1} | {:.0} % |",
+                "| {:?} | {} | {} | {} | {:.0} | {:.0} | {:.2}× | {:.1} | {:.0} % |",
                 r.sizes,
                 r.batch,
                 r.dtype,
+                r.threads,
                 r.batched,
                 r.per_example,
                 r.batched / r.per_example,
@@ -142,13 +144,27 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Every shape × batch size in `F`, the two paths alternating for `rounds` rounds.
+/// Every shape × batch size in `F`, the two paths alternating for `rounds` rounds: first all
+/// of them in a one-thread pool, then, in a separate two-thread pool, the batches large
+/// enough for the engine to split (m ≥ 32). The per-example loop never splits.
 fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
     let data = mnist::<F>();
+    let mut rows = Vec::new();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        rows.extend(pool.install(|| measure_in_pool(&data, threads, rounds, seconds)));
+    }
+    rows
+}
+
+fn measure_in_pool<F: Float>(data: &batchprop_data::Mnist<F>, threads: usize, rounds: usize, seconds: f64) -> Vec<Row> {
     let sgd = Sgd::new(0.1).expect("a valid η");
     let mut rows = Vec::new();
     for sizes in SHAPES {
-        for m in BATCHES {
+        for m in BATCHES.into_iter().filter(|&m| threads == 1 || m >= 32) {
             let (x, y) = batch(&data.train, m);
             let start = Network::<F>::builder(sizes)
                 .init(Init::Scaled)
@@ -170,7 +186,7 @@ fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
             }
             let (tb, tp) = (median(tb), median(tp));
             eprintln!(
-                "{sizes:?} m={m} {}: batched {:.0}/s, per-example {:.0}/s",
+                "{sizes:?} m={m} {} {threads} thread(s): batched {:.0}/s, per-example {:.0}/s",
                 F::NAME,
                 m as f64 / tb,
                 m as f64 / tp
@@ -179,6 +195,7 @@ fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
                 sizes: sizes.to_vec(),
                 batch: m,
                 dtype: F::NAME,
+                threads,
                 batched: m as f64 / tb,
                 per_example: m as f64 / tp,
                 gflops: step_flops(sizes, m) / tb / 1e9,
@@ -192,7 +209,7 @@ fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
 /// Examples/s against the batch size, log–log: one colour per shape, batched solid,
 /// per-example dashed (f32 rows).
 fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
-    let rows: Vec<&Row> = rows.iter().filter(|r| r.dtype == "f32").collect();
+    let rows: Vec<&Row> = rows.iter().filter(|r| r.dtype == "f32" && r.threads == 1).collect();
     if rows.is_empty() {
         return Ok(());
     }
