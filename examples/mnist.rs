@@ -24,7 +24,7 @@ use std::{
     time::Instant,
 };
 
-use batchprop::{Cost, Float, Init, Isa};
+use batchprop::{Backend, Cost, Float, Init};
 use batchprop_data::{Mnist, Split};
 use batchprop_examples::{BoxError, Event, TrainConfig, mnist_dir, one_line, train};
 use clap::{Parser, ValueEnum};
@@ -186,13 +186,12 @@ fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
     };
     let threads = rayon::current_num_threads();
     eprintln!(
-        "Training {} on {} MNIST images from {}: {engine}, {}, {} kernels, {threads} thread{}, seed {}",
+        "Training {} on {} MNIST images from {}: {engine}, {}, {}, {threads}-thread pool, seed {}",
         config.describe(),
         mnist.train.len(),
         dir.display(),
         F::NAME,
-        Isa::current().name(),
-        if threads == 1 { "" } else { "s" },
+        Backend::current().describe(),
         config.seed,
     );
 
@@ -298,7 +297,7 @@ fn summarize(
                 "seed": config.seed,
                 "per_example": config.per_example,
                 "threads": rayon::current_num_threads(),
-                "isa": Isa::current().name(),
+                "gemm": Backend::current().describe(),
                 "final_test_correct": epochs.last().map(|e| e.test_correct),
                 "best_test_correct": best.map(|e| e.test_correct),
                 "best_epoch": best.map(|e| e.epoch),

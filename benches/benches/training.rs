@@ -14,13 +14,21 @@
 
 use std::hint::black_box;
 
-use batchprop::{Float, Isa, Network, Sgd, numerical_gradient};
+use batchprop::{Backend, Float, Isa, Network, Sgd, numerical_gradient};
 use batchprop_bench::{BATCHES, SHAPES, batch, mnist};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use rand::{SeedableRng, rngs::ChaCha8Rng};
 
 fn name(sizes: &[usize]) -> String {
     format!("{sizes:?}").replace(' ', "")
+}
+
+/// `avx512` (the engine's kernels on that instruction set) or `blas`.
+fn backend() -> &'static str {
+    match Backend::current() {
+        Backend::Kernels => Isa::current().name(),
+        Backend::Blas => "blas",
+    }
 }
 
 fn network<F: Float>(sizes: &[usize]) -> Network<F> {
@@ -35,12 +43,7 @@ fn steps<F: Float>(c: &mut Criterion, shapes: &[&[usize]]) {
     let data = mnist::<F>();
     let sgd = Sgd::new(0.1).expect("a valid η");
     for sizes in shapes {
-        let mut group = c.benchmark_group(format!(
-            "step/{}/{}/{}/1-thread",
-            name(sizes),
-            F::NAME,
-            Isa::current().name()
-        ));
+        let mut group = c.benchmark_group(format!("step/{}/{}/{}/1-thread", name(sizes), F::NAME, backend()));
         group.sample_size(20);
         for m in BATCHES {
             let (x, y) = batch(&data.train, m);
@@ -74,11 +77,7 @@ fn inference(c: &mut Criterion) {
     let test = &data.test;
     for sizes in &SHAPES[..2] {
         let net = network::<f32>(sizes);
-        let mut group = c.benchmark_group(format!(
-            "inference/{}/f32/{}/1-thread",
-            name(sizes),
-            Isa::current().name()
-        ));
+        let mut group = c.benchmark_group(format!("inference/{}/f32/{}/1-thread", name(sizes), backend()));
         group.sample_size(10);
         group.throughput(Throughput::Elements(test.len() as u64));
         let mut ws = net.workspace(1000);
@@ -108,11 +107,7 @@ fn gradient(c: &mut Criterion) {
     let sizes = [784, 10, 10];
     let net = network::<f64>(&sizes);
     let (x, y) = batch(&data.train, 10);
-    let mut group = c.benchmark_group(format!(
-        "gradient/{}/f64/{}/1-thread",
-        name(&sizes),
-        Isa::current().name()
-    ));
+    let mut group = c.benchmark_group(format!("gradient/{}/f64/{}/1-thread", name(&sizes), backend()));
     group.sample_size(10);
     let mut ws = net.workspace(10);
     let mut grads = net.zero_gradients();

@@ -17,7 +17,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use batchprop::{Float, Init, Isa, Network, Sgd};
+use batchprop::{Backend, Float, Init, Network, Sgd};
 use batchprop_bench::{BATCHES, SHAPES, batch, cpu_name, gemm_peak, median, mnist, seconds_per_call, step_flops};
 use clap::Parser;
 use plotters::prelude::*;
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     }
 
     let cpu = cpu_name();
-    let isa = Isa::current().name();
+    let gemm = Backend::current().describe();
     if args.json {
         for r in &rows {
             println!(
@@ -95,7 +95,7 @@ fn main() -> ExitCode {
                     "batch": r.batch,
                     "dtype": r.dtype,
                     "threads": r.threads,
-                    "isa": isa,
+                    "gemm": gemm,
                     "cpu": cpu,
                     "batched_examples_per_second": r.batched,
                     "per_example_examples_per_second": r.per_example,
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             );
         }
     } else {
-        println!("Machine: {cpu}; kernels: {isa}; medians of {rounds} alternating rounds\n");
+        println!("Machine: {cpu}; GEMM: {gemm}; medians of {rounds} alternating rounds\n");
         for (dtype, t, peak) in &peaks {
             println!(
                 "GEMM peak, {dtype}, {t} thread{}: {peak:.1} GFLOP/s",

@@ -339,6 +339,9 @@ const MIN_COLUMNS_PER_PART: usize = 16;
 /// splitting. Splitting along columns of the batch, or rows of `W`, never changes the order
 /// of any sum, so the results are the same bits on any number of threads.
 fn block(work: usize, len: usize, min_len: usize) -> usize {
+    if !gemm::engine_splits() {
+        return len;
+    }
     let parts = (rayon::current_num_threads())
         .min(work / MIN_WORK_PER_PART)
         .min(len / min_len)

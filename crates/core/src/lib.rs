@@ -62,6 +62,10 @@
 //! # Ok::<(), batchprop::Error>(())
 //! ```
 
+// The `openblas-system` feature links OpenBLAS into every binary that uses this crate.
+#[cfg(feature = "openblas-system")]
+extern crate blas_src as _;
+
 mod activation;
 mod batched;
 mod cost;
@@ -78,7 +82,7 @@ pub use batched::{Gradients, Sgd, Workspace};
 pub use cost::Cost;
 pub use error::{Error, Result};
 pub use float::Float;
-pub use gemm::Isa;
+pub use gemm::{Backend, Isa};
 pub use gradient_check::{GradientCheck, Parameter, gradient_check, numerical_gradient};
 pub use network::{EVAL_CHUNK, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use per_example::PerExampleWorkspace;

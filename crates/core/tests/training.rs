@@ -67,8 +67,10 @@ fn the_same_seed_gives_bit_identical_training() {
     assert_ne!(a.weights(), c.weights());
 }
 
-/// Splitting a batch across threads splits columns (and rows of `W`), never a sum: training
-/// and evaluation give the same bits on one thread and on two.
+/// Splitting a batch across threads splits columns (and rows of `W`), never a sum: with the
+/// engine's kernels, training and evaluation give the same bits on one thread and on two.
+/// (OpenBLAS picks its code path by the shape of each product, so the BLAS backend agrees to
+/// rounding only.)
 #[test]
 fn one_and_two_threads_give_the_same_bits() {
     // [256, 64, 10] with m = 64: the first layer's products are 1M multiply–adds, which the
@@ -100,8 +102,15 @@ fn one_and_two_threads_give_the_same_bits() {
     };
     let (one, cost1, correct1) = run(1);
     let (two, cost2, correct2) = run(2);
-    assert_eq!(one.weights(), two.weights());
-    assert_eq!(one.biases(), two.biases());
-    assert_eq!((cost1.to_bits(), correct1), (cost2.to_bits(), correct2));
     assert_ne!(one.weights(), start.weights());
+    if batchprop::Backend::current() == batchprop::Backend::Kernels {
+        assert_eq!(one.weights(), two.weights());
+        assert_eq!(one.biases(), two.biases());
+        assert_eq!((cost1.to_bits(), correct1), (cost2.to_bits(), correct2));
+    } else {
+        for (a, b) in one.weights().iter().zip(two.weights()) {
+            assert!(common::rel_err(a, b) < 1e-5);
+        }
+        assert!((cost1 - cost2).abs() <= 1e-5 * cost1.abs());
+    }
 }

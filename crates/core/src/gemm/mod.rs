@@ -11,14 +11,27 @@
 //! kernels need the layouts the engine's buffers have (rows of `W` contiguous, columns of
 //! `A`, `Z`, `D'` contiguous); any other layout, such as a row-major `X`, goes through
 //! ndarray's `general_mat_mul` instead, which is correct but allocates per call.
+//!
+//! With the `blas` feature (`openblas-system` links OpenBLAS), every product goes through
+//! CBLAS instead ([`Backend::Blas`]), unless `BATCHPROP_GEMM=kernels`.
+//!
+//! # Threads
+//!
+//! The engine has one source of parallelism at a time. By default it splits large batches
+//! across the current rayon pool and calls OpenBLAS single-threaded (it sets
+//! `openblas_set_num_threads(1)`). If `OPENBLAS_NUM_THREADS` is set above 1, OpenBLAS keeps
+//! that many threads for each product and the engine does not split batches.
 
 mod kernels;
 mod simd;
 
-use std::sync::OnceLock;
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicU8, Ordering},
+};
 
 use kernels::{Blocking, Mat, MatMut};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, linalg::general_mat_mul};
 use simd::{Scalar, Simd};
 
 /// The instruction set the kernels run on.
@@ -75,6 +88,140 @@ impl Isa {
                 Err(_) => best,
             }
         })
+    }
+}
+
+/// Where the engine's matrix products run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The engine's own kernels (this module), on [`Isa::current`].
+    Kernels,
+    /// CBLAS `?gemm` through ndarray's `general_mat_mul` (the `blas` feature).
+    Blas,
+}
+
+impl Backend {
+    /// `kernels` or `blas`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Kernels => "kernels",
+            Backend::Blas => "blas",
+        }
+    }
+
+    /// Whether this build can use it.
+    pub fn is_available(self) -> bool {
+        self == Backend::Kernels || cfg!(feature = "blas")
+    }
+
+    /// The backend in use: BLAS when the `blas` feature is on, unless `BATCHPROP_GEMM=kernels`
+    /// (or [`Backend::set`]) chose otherwise.
+    pub fn current() -> Backend {
+        match BACKEND.load(Ordering::Relaxed) {
+            1 => Backend::Kernels,
+            2 => Backend::Blas,
+            _ => {
+                let default = if cfg!(feature = "blas") {
+                    Backend::Blas
+                } else {
+                    Backend::Kernels
+                };
+                let chosen = match std::env::var("BATCHPROP_GEMM").as_deref() {
+                    Ok("kernels") => Backend::Kernels,
+                    Ok("blas") if Backend::Blas.is_available() => Backend::Blas,
+                    _ => default,
+                };
+                Backend::set(chosen);
+                chosen
+            }
+        }
+    }
+
+    /// Makes every following product use `backend` (process-wide). Returns `false`, and
+    /// changes nothing, if this build cannot use it.
+    pub fn set(backend: Backend) -> bool {
+        if !backend.is_available() {
+            return false;
+        }
+        if backend == Backend::Blas {
+            openblas::init_threads();
+        }
+        BACKEND.store(if backend == Backend::Kernels { 1 } else { 2 }, Ordering::Relaxed);
+        true
+    }
+
+    /// A description for the tools to print: `avx512 kernels`, or the BLAS library, its
+    /// kernel and threads (`OpenBLAS 0.3.21 … Cooperlake, 1 thread`).
+    pub fn describe(self) -> String {
+        match self {
+            Backend::Kernels => format!("{} kernels", Isa::current().name()),
+            Backend::Blas => openblas::describe(),
+        }
+    }
+}
+
+/// 0: not decided yet, 1: kernels, 2: BLAS.
+static BACKEND: AtomicU8 = AtomicU8::new(0);
+
+/// Whether the engine may split a batch across the rayon pool: not when OpenBLAS runs each
+/// product on several threads itself.
+pub(crate) fn engine_splits() -> bool {
+    Backend::current() == Backend::Kernels || openblas::threads() <= 1
+}
+
+#[cfg(feature = "openblas-system")]
+mod openblas {
+    use std::{ffi::CStr, os::raw::c_char, sync::Once};
+
+    unsafe extern "C" {
+        fn openblas_set_num_threads(n: i32);
+        fn openblas_get_num_threads() -> i32;
+        fn openblas_get_corename() -> *const c_char;
+        fn openblas_get_config() -> *const c_char;
+    }
+
+    /// OpenBLAS runs single-threaded unless the user set `OPENBLAS_NUM_THREADS`: the engine
+    /// splits batches across its own threads instead.
+    pub fn init_threads() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            if std::env::var_os("OPENBLAS_NUM_THREADS").is_none() {
+                // SAFETY: a plain call into the linked OpenBLAS.
+                unsafe { openblas_set_num_threads(1) }
+            }
+        });
+    }
+
+    pub fn threads() -> usize {
+        // SAFETY: a plain call into the linked OpenBLAS.
+        unsafe { openblas_get_num_threads() }.max(1) as usize
+    }
+
+    pub fn describe() -> String {
+        // SAFETY: OpenBLAS returns static NUL-terminated strings.
+        let (config, core) = unsafe {
+            (
+                CStr::from_ptr(openblas_get_config()).to_string_lossy(),
+                CStr::from_ptr(openblas_get_corename()).to_string_lossy(),
+            )
+        };
+        let version = config.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let n = threads();
+        format!(
+            "{version} ({core} kernels, {n} thread{})",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+#[cfg(not(feature = "openblas-system"))]
+mod openblas {
+    pub fn init_threads() {}
+    pub fn threads() -> usize {
+        1
+    }
+    pub fn describe() -> String {
+        "CBLAS (linked by the user)".into()
     }
 }
 
@@ -190,7 +337,59 @@ fn unit_stride<F>(v: &ArrayView2<F>, axis: Axis) -> bool {
 /// # Panics
 /// If the shapes do not match.
 pub fn forward<F: Element>(w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
-    forward_on(Isa::current(), w, a, b, z)
+    match Backend::current() {
+        Backend::Kernels => forward_on(Isa::current(), w, a, b, z),
+        Backend::Blas => forward_general(w, a, b, z),
+    }
+}
+
+fn forward_general<F: Element>(w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
+    z.assign(&b.view().insert_axis(Axis(1)));
+    gemm_general(F::one(), w, a, F::one(), z);
+}
+
+/// `C ← α A B + β C` through ndarray's `general_mat_mul` (BLAS with the `blas` feature).
+///
+/// ndarray gives an axis of length 1 the stride 0 (a batch of one example, a single
+/// column), which CBLAS rejects, so ndarray would fall back to matrixmultiply and allocate.
+/// The operands are passed with the strides such an axis has in a contiguous layout.
+fn gemm_general<F: Element>(alpha: F, a: &ArrayView2<F>, b: &ArrayView2<F>, beta: F, c: &mut ArrayViewMut2<F>) {
+    let (a, b) = (unit_axes_strided(a.view()), unit_axes_strided(b.view()));
+    let (shape, strides, ptr) = (c.dim(), [c.strides()[0], c.strides()[1]], c.as_mut_ptr());
+    match blas_strides(shape, strides) {
+        // SAFETY: the same elements as `c` (an axis of length 1 is never stepped along), and
+        // `c` is borrowed mutably for as long as the new view lives.
+        Some(s) => general_mat_mul(alpha, &a, &b, beta, &mut unsafe {
+            ArrayViewMut2::from_shape_ptr(shape.strides(s), ptr)
+        }),
+        None => general_mat_mul(alpha, &a, &b, beta, c),
+    }
+}
+
+/// `v` with its length-1 axes given a nonzero stride (see [`gemm_general`]).
+fn unit_axes_strided<F>(v: ArrayView2<'_, F>) -> ArrayView2<'_, F> {
+    let s = v.strides();
+    match blas_strides(v.dim(), [s[0], s[1]]) {
+        // SAFETY: the same elements as `v`: an axis of length 1 is never stepped along.
+        Some(strides) => unsafe { ArrayView2::from_shape_ptr(v.dim().strides(strides), v.as_ptr()) },
+        None => v,
+    }
+}
+
+/// The strides to give a `(rows × cols)` view whose length-1 axes have stride 0, or `None`
+/// if it has none (or has a negative stride, which the `usize` strides cannot express).
+fn blas_strides((rows, cols): (usize, usize), [s0, s1]: [isize; 2]) -> Option<(usize, usize)> {
+    if s0 < 0 || s1 < 0 || !((rows == 1 && s0 == 0) || (cols == 1 && s1 == 0)) {
+        return None;
+    }
+    let (mut s0, mut s1) = (s0 as usize, s1 as usize);
+    if rows == 1 && s0 == 0 {
+        s0 = (cols * s1).max(1);
+    }
+    if cols == 1 && s1 == 0 {
+        s1 = (rows * s0).max(1);
+    }
+    Some((s0, s1))
 }
 
 fn forward_on<F: Element>(isa: Isa, w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
@@ -205,8 +404,7 @@ fn forward_on<F: Element>(isa: Isa, w: &ArrayView2<F>, a: &ArrayView2<F>, b: &Ar
         // so it cannot overlap them, and `isa` comes from `Isa::current` or a supported test.
         unsafe { forward_kernel::<F>(isa, (n, k, m), mat(w), mat(a), mat(&b), mat_mut(z)) }
     } else {
-        z.assign(&b.view().insert_axis(Axis(1)));
-        general_mat_mul(F::one(), w, a, F::one(), z);
+        forward_general(w, a, b, z);
     }
 }
 
@@ -215,7 +413,10 @@ fn forward_on<F: Element>(isa: Isa, w: &ArrayView2<F>, a: &ArrayView2<F>, b: &Ar
 /// # Panics
 /// If the shapes do not match.
 pub fn tn<F: Element>(w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut ArrayViewMut2<F>) {
-    tn_on(Isa::current(), w, d, out)
+    match Backend::current() {
+        Backend::Kernels => tn_on(Isa::current(), w, d, out),
+        Backend::Blas => gemm_general(F::one(), &w.t(), d, F::zero(), out),
+    }
 }
 
 fn tn_on<F: Element>(isa: Isa, w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut ArrayViewMut2<F>) {
@@ -225,7 +426,7 @@ fn tn_on<F: Element>(isa: Isa, w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut A
         // SAFETY: as in `forward_on`.
         unsafe { tn_kernel::<F>(isa, (n, k, m), mat(w), mat(d), mat_mut(out)) }
     } else {
-        general_mat_mul(F::one(), &w.t(), d, F::zero(), out);
+        gemm_general(F::one(), &w.t(), d, F::zero(), out);
     }
 }
 
@@ -235,7 +436,10 @@ fn tn_on<F: Element>(isa: Isa, w: &ArrayView2<F>, d: &ArrayView2<F>, out: &mut A
 /// # Panics
 /// If the shapes do not match.
 pub fn nt<F: Element>(alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, beta: F, w: &mut ArrayViewMut2<F>) {
-    nt_on(Isa::current(), alpha, d, a, beta, w)
+    match Backend::current() {
+        Backend::Kernels => nt_on(Isa::current(), alpha, d, a, beta, w),
+        Backend::Blas => gemm_general(alpha, d, &a.t(), beta, w),
+    }
 }
 
 fn nt_on<F: Element>(isa: Isa, alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, beta: F, w: &mut ArrayViewMut2<F>) {
@@ -245,7 +449,7 @@ fn nt_on<F: Element>(isa: Isa, alpha: F, d: &ArrayView2<F>, a: &ArrayView2<F>, b
         // SAFETY: as in `forward_on`.
         unsafe { nt_kernel::<F>(isa, (n, k, m), alpha, mat(d), mat(a), beta, mat_mut(w)) }
     } else {
-        general_mat_mul(alpha, d, &a.t(), beta, w);
+        gemm_general(alpha, d, &a.t(), beta, w);
     }
 }
 
