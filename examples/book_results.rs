@@ -106,7 +106,7 @@ fn run() -> Result<(), BoxError> {
                 ..row.config.clone()
             };
             let start = Instant::now();
-            let (_, epochs) = train(&config, &mnist, |_| {})?;
+            let (_, epochs) = train(&config, &mnist, None, None, |_| {})?;
             let accuracy: Vec<f64> = epochs
                 .iter()
                 .map(|e| match (&e.monitor, row.validation) {

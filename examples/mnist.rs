@@ -26,7 +26,7 @@ use std::{
 
 use batchprop::{Backend, Cost, Float, Init};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, Event, TrainConfig, mnist_dir, one_line, train};
+use batchprop_examples::{BoxError, Checkpoint, Event, Resume, TrainConfig, mnist_dir, one_line, train};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -41,9 +41,9 @@ struct Args {
     /// Layer sizes, input first
     #[arg(long, value_delimiter = ',', default_value = "784,30,10")]
     sizes: Vec<usize>,
-    /// Passes over the training data
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
+    /// Passes over the training data [default: 30; with --resume, the saved run's total]
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Examples per mini-batch
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
@@ -77,9 +77,16 @@ struct Args {
     /// Also report cost and accuracy on the training and validation data every epoch
     #[arg(long)]
     monitor: bool,
-    /// Save the trained network to FILE (JSON, network2.py's layout)
+    /// Save the trained network to FILE (JSON, network2.py's layout, with the state to resume)
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
+    /// With --save: also save after every N epochs, so that a killed run keeps its progress
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    checkpoint_every: Option<u32>,
+    /// Continue the run saved in FILE with its saved settings (--epochs may raise the total);
+    /// the result is the same as a run that was never interrupted
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
     /// Print one JSON object per epoch, and a summary, on stdout
     #[arg(long)]
     json: bool,
@@ -128,10 +135,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match args.dtype {
+    let result = dtype(&args).and_then(|dtype| match dtype {
         Dtype::F32 => run::<f32>(&args),
         Dtype::F64 => run::<f64>(&args),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -141,10 +148,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The precision to run in: the saved run's when resuming, else `--dtype`.
+fn dtype(args: &Args) -> Result<Dtype, BoxError> {
+    let Some(path) = &args.resume else {
+        return Ok(args.dtype);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not a saved network: {e}", path.display()))?;
+    match json["dtype"].as_str() {
+        Some("f64") => Ok(Dtype::F64),
+        _ => Ok(Dtype::F32),
+    }
+}
+
 fn config(args: &Args) -> TrainConfig {
     TrainConfig {
         sizes: args.sizes.clone(),
-        epochs: args.epochs,
+        epochs: args.epochs.unwrap_or(30),
         batch_size: args.batch_size as usize,
         eta: args.eta,
         lambda: args.lambda,
@@ -161,6 +182,7 @@ fn config(args: &Args) -> TrainConfig {
         seed: args.seed,
         per_example: args.per_example,
         monitor: args.monitor,
+        full_train: args.full_train,
     }
 }
 
@@ -175,9 +197,31 @@ fn run<F: Float>(args: &Args) -> Result<(), BoxError> {
 
 fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
     let wall = Instant::now();
-    let config = config(args);
+    let (config, resume) = match &args.resume {
+        None => (config(args), None),
+        Some(path) => {
+            let (resume, mut saved) = Resume::<F>::load(path)?;
+            saved.epochs = args.epochs.unwrap_or(saved.epochs);
+            eprintln!(
+                "Resuming {} after epoch {} of {}, with its saved settings",
+                path.display(),
+                resume.epochs_done,
+                saved.epochs
+            );
+            (saved, Some(resume))
+        }
+    };
+    // A resumed run keeps saving where it was resumed from unless --save says otherwise.
+    let checkpoint = match (args.save.as_ref().or(args.resume.as_ref()), args.checkpoint_every) {
+        (Some(path), every) => Some(Checkpoint {
+            path: path.clone(),
+            every: every.map_or(0, |n| n as usize),
+        }),
+        (None, Some(_)) => return Err("--checkpoint-every needs --save FILE (or --resume FILE)".into()),
+        (None, None) => None,
+    };
     let dir = mnist_dir(args.data.as_deref())?;
-    let split = if args.full_train { Split::Full } else { Split::Book };
+    let split = if config.full_train { Split::Full } else { Split::Book };
     let mnist = Mnist::<F>::load(&dir, split)?;
     let engine = if config.per_example {
         "per-example loop"
@@ -202,7 +246,7 @@ fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
         ProgressBar::hidden()
     };
     let json = args.json;
-    let (net, epochs) = train(&config, &mnist, |event| match event {
+    let (_, epochs) = train(&config, &mnist, resume, checkpoint.as_ref(), |event| match event {
         Event::EpochStart { epoch, batches } => {
             bar.reset();
             bar.set_length(batches as u64);
@@ -253,9 +297,8 @@ fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
     })?;
     bar.finish_and_clear();
 
-    if let Some(path) = &args.save {
-        net.save(path)?;
-        eprintln!("Saved the network to {}", path.display());
+    if let Some(c) = &checkpoint {
+        eprintln!("Saved the network to {}", c.path.display());
     }
     summarize(
         args,
@@ -263,7 +306,7 @@ fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
         &epochs,
         wall.elapsed().as_secs_f64(),
         &mnist.train.len(),
-        args.save.as_deref(),
+        checkpoint.as_ref().map(|c| c.path.as_path()),
     );
     Ok(())
 }

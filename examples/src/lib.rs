@@ -1,6 +1,10 @@
 //! What the examples share: finding MNIST, and the book's training loop with its reports.
 
-use std::{error::Error, time::Instant};
+use std::{
+    error::Error,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use batchprop::{Activation, Cost, Float, Init, Network, Sgd};
 pub use batchprop_data::mnist_dir;
@@ -44,6 +48,8 @@ pub struct TrainConfig {
     pub per_example: bool,
     /// Also measure cost and accuracy on the training and evaluation data each epoch.
     pub monitor: bool,
+    /// Train on all 60,000 training images (no validation set).
+    pub full_train: bool,
 }
 
 impl TrainConfig {
@@ -62,7 +68,65 @@ impl TrainConfig {
             seed: 0,
             per_example: false,
             monitor: false,
+            full_train: false,
         }
+    }
+
+    /// The settings as JSON, for the `training` object of a saved network.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sizes": self.sizes,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "eta": self.eta,
+            "lambda": self.lambda,
+            "cost": self.cost.name(),
+            "hidden": self.hidden,
+            "init": self.init.name(),
+            "seed": self.seed,
+            "per_example": self.per_example,
+            "monitor": self.monitor,
+            "full_train": self.full_train,
+        })
+    }
+
+    /// The settings from [`TrainConfig::to_json`].
+    pub fn from_json(v: &serde_json::Value) -> Result<Self, BoxError> {
+        let field = |name: &str| v.get(name).ok_or_else(|| format!("the saved settings lack {name:?}"));
+        let number = |name: &str| field(name)?.as_f64().ok_or_else(|| format!("{name:?} is not a number"));
+        let count = |name: &str| field(name)?.as_u64().ok_or_else(|| format!("{name:?} is not a count"));
+        let flag = |name: &str| {
+            field(name)?
+                .as_bool()
+                .ok_or_else(|| format!("{name:?} is not true or false"))
+        };
+        let text = |name: &str| field(name)?.as_str().ok_or_else(|| format!("{name:?} is not a string"));
+        let sizes = field("sizes")?
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(|s| s.as_u64().map(|s| s as usize))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or("\"sizes\" is not a list of counts")?;
+        Ok(TrainConfig {
+            sizes,
+            epochs: count("epochs")? as usize,
+            batch_size: count("batch_size")? as usize,
+            eta: number("eta")?,
+            lambda: number("lambda")?,
+            cost: Cost::from_name(text("cost")?).ok_or("unknown cost")?,
+            hidden: text("hidden")?.to_string(),
+            init: match text("init")? {
+                "standard" => Init::Standard,
+                "scaled" => Init::Scaled,
+                other => return Err(format!("unknown init {other:?}").into()),
+            },
+            seed: count("seed")?,
+            per_example: flag("per_example")?,
+            monitor: flag("monitor")?,
+            full_train: flag("full_train")?,
+        })
     }
 
     /// The output activation that goes with the cost: softmax for the log-likelihood,
@@ -129,14 +193,61 @@ pub enum Event<'a> {
     EpochEnd(&'a Epoch),
 }
 
-/// Trains a new network on `mnist.train` as network.py's `SGD` does, evaluating on
-/// `mnist.test` after every epoch.
+/// A run to continue: the network and the state of the random numbers after `epochs_done`
+/// epochs, as [`Checkpoint`] saved them.
+#[derive(Clone, Debug)]
+pub struct Resume<F: Float> {
+    pub network: Network<F>,
+    pub epochs_done: usize,
+    /// The position of the shuffling random number stream (`ChaCha8Rng::get_word_pos`).
+    pub rng_word_pos: u128,
+}
+
+impl<F: Float> Resume<F> {
+    /// Loads a network saved with a training state, and that state's settings.
+    pub fn load(path: &Path) -> Result<(Self, TrainConfig), BoxError> {
+        let (network, state) = Network::<F>::load_with_state(path)?;
+        let state = state.ok_or_else(|| {
+            format!(
+                "{} holds a network but no training state (it was not saved by this tool's --save): \
+                 it can be loaded, not resumed",
+                path.display()
+            )
+        })?;
+        let bad = |what: &str| format!("{}: the training state's {what} is missing or invalid", path.display());
+        let epochs_done = state["epochs_done"].as_u64().ok_or_else(|| bad("epochs_done"))? as usize;
+        let rng_word_pos = (state["rng_word_pos"].as_str())
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("rng_word_pos"))?;
+        let config = TrainConfig::from_json(&state["config"]).map_err(|e| format!("{}: {e}", path.display()))?;
+        let resume = Resume {
+            network,
+            epochs_done,
+            rng_word_pos,
+        };
+        Ok((resume, config))
+    }
+}
+
+/// Where and how often [`train`] saves the network, with the state to resume it.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub path: PathBuf,
+    /// Save after every this many epochs (0: only at the end); always at the end.
+    pub every: usize,
+}
+
+/// Trains on `mnist.train` as network.py's `SGD` does, evaluating on `mnist.test` after every
+/// epoch: a new network drawn from the seed, or the one in `resume` from where it stopped.
+/// A resumed run gives the same bits as one that was never interrupted.
 ///
 /// Stops with an error naming the epoch and batch if the network's outputs or parameters
 /// stop being finite.
 pub fn train<F: Float>(
     config: &TrainConfig,
     mnist: &Mnist<F>,
+    resume: Option<Resume<F>>,
+    checkpoint: Option<&Checkpoint>,
     mut report: impl FnMut(Event<'_>),
 ) -> Result<(Network<F>, Vec<Epoch>), BoxError> {
     let train = &mnist.train;
@@ -158,12 +269,39 @@ pub fn train<F: Float>(
     let hidden =
         Activation::from_name(&config.hidden).ok_or_else(|| format!("unknown activation {:?}", config.hidden))?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut net = Network::builder(sizes)
-        .hidden(hidden)
-        .output(config.output())
-        .cost(config.cost)
-        .init(config.init)
-        .build(&mut rng)?;
+    let (mut net, first_epoch) = match resume {
+        None => {
+            let net = Network::builder(sizes)
+                .hidden(hidden)
+                .output(config.output())
+                .cost(config.cost)
+                .init(config.init)
+                .build(&mut rng)?;
+            (net, 0)
+        }
+        Some(r) => {
+            if r.network.sizes() != sizes.as_slice() {
+                return Err(format!(
+                    "the saved network is {:?}, the settings say {sizes:?}",
+                    r.network.sizes()
+                )
+                .into());
+            }
+            rng.set_word_pos(r.rng_word_pos);
+            (r.network, r.epochs_done)
+        }
+    };
+    let save = |net: &Network<F>, epochs_done: usize, rng: &ChaCha8Rng| -> Result<(), BoxError> {
+        if let Some(c) = checkpoint {
+            let state = serde_json::json!({
+                "epochs_done": epochs_done,
+                "rng_word_pos": rng.get_word_pos().to_string(),
+                "config": config.to_json(),
+            });
+            net.save_with_state(&c.path, Some(&state))?;
+        }
+        Ok(())
+    };
     let sgd = Sgd::new(config.eta)?.with_l2(config.lambda, train.len().max(1))?;
     if train.is_empty() {
         return Err("the training set is empty".into());
@@ -182,7 +320,7 @@ pub fn train<F: Float>(
     let last = sizes.len() - 1;
     let mut epochs = Vec::with_capacity(config.epochs);
 
-    for epoch in 0..config.epochs {
+    for epoch in first_epoch..config.epochs {
         report(Event::EpochStart {
             epoch,
             batches: batches.len(),
@@ -233,6 +371,10 @@ pub fn train<F: Float>(
         };
         report(Event::EpochEnd(&done));
         epochs.push(done);
+        let epochs_done = epoch + 1;
+        if checkpoint.is_some_and(|c| c.every > 0 && epochs_done % c.every == 0) || epochs_done == config.epochs {
+            save(&net, epochs_done, &rng)?;
+        }
     }
     Ok((net, epochs))
 }

@@ -204,3 +204,94 @@ fn a_diverging_run_stops_with_the_epoch_and_batch() {
     );
     one_line_error(&out, 1, &["diverged at epoch 0, batch", "cost is inf", "--eta"]);
 }
+
+/// The JSON lines of a run, parsed; the summary dropped.
+fn epochs_of(out: &Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("summary").is_none())
+        .collect()
+}
+
+/// What must agree between runs: the accuracy and running cost of every epoch (not the times).
+fn results(epochs: &[serde_json::Value]) -> Vec<(u64, u64, String)> {
+    epochs
+        .iter()
+        .map(|e| {
+            (
+                e["epoch"].as_u64().unwrap(),
+                e["test_correct"].as_u64().unwrap(),
+                e["running_cost"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_gives_the_same_results_as_an_uninterrupted_one() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = mnist_dir();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let common = ["--data", &data, "--sizes", "784,16,10", "--json", "--seed", "3"];
+    let run_with = |extra: &[&str]| run("mnist", &[&common[..], extra].concat());
+
+    let whole = epochs_of(&run_with(&["--epochs", "4", "--save", &file("whole.json")]));
+    assert_eq!(whole.len(), 4);
+
+    // Stopped after 2 epochs, then resumed to 4.
+    let first = epochs_of(&run_with(&["--epochs", "2", "--save", &file("parts.json")]));
+    let rest = epochs_of(&run(
+        "mnist",
+        &[
+            "--data",
+            &data,
+            "--json",
+            "--resume",
+            &file("parts.json"),
+            "--epochs",
+            "4",
+        ],
+    ));
+    assert_eq!(results(&[first, rest].concat()), results(&whole));
+    // The saved networks (and training states) are the same bytes.
+    let saved = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(saved("parts.json"), saved("whole.json"));
+
+    // Killed (SIGKILL) once a checkpoint exists, then resumed: still the same network.
+    let killed = file("killed.json");
+    let mut child = Command::new(example("mnist"))
+        .args(common)
+        .args(["--epochs", "4", "--save", &killed, "--checkpoint-every", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !dir.path().join("killed.json").exists() && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    let (net, state) = batchprop::Network::<f32>::load_with_state(dir.path().join("killed.json")).unwrap();
+    assert_eq!(net.sizes(), &[784, 16, 10]);
+    let done = state.unwrap()["epochs_done"].as_u64().unwrap();
+    assert!((1..=4).contains(&done), "{done}");
+    let resumed = run("mnist", &["--data", &data, "--json", "--resume", &killed]);
+    assert_eq!(results(&epochs_of(&resumed)), results(&whole[done as usize..]));
+    assert_eq!(saved("killed.json"), saved("whole.json"));
+
+    // A file without a training state cannot be resumed, and says why.
+    let plain = file("plain.json");
+    net.save(&plain).unwrap();
+    one_line_error(
+        &run("mnist", &["--data", &data, "--resume", &plain]),
+        1,
+        &["no training state"],
+    );
+    one_line_error(
+        &run("mnist", &["--data", &data, "--checkpoint-every", "2"]),
+        1,
+        &["--checkpoint-every needs --save"],
+    );
+}

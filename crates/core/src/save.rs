@@ -7,7 +7,8 @@
 //!   "biases": [[[b¹₁], [b¹₂], …], …],       // b^l as (n_l × 1) columns, as numpy stores them
 //!   "cost": "QuadraticCost",                 // network2.py's class name
 //!   "activations": ["sigmoid", "sigmoid"],   // one per layer after the input
-//!   "dtype": "f32"                           // the precision of the numbers
+//!   "dtype": "f32",                          // the precision of the numbers
+//!   "training": { … }                        // optional: a tool's state, to resume training
 //! }
 //! ```
 //!
@@ -35,6 +36,8 @@ struct Saved<'a, F> {
     cost: &'static str,
     activations: Vec<&'a str>,
     dtype: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    training: Option<&'a serde_json::Value>,
 }
 
 /// The file as read: numbers in `f64`, shapes unchecked.
@@ -49,6 +52,8 @@ struct Loaded {
     activations: Option<Vec<String>>,
     #[serde(default)]
     dtype: Option<String>,
+    #[serde(default)]
+    training: Option<serde_json::Value>,
 }
 
 /// A layer's biases, as `(n × 1)` columns (numpy's) or a flat list.
@@ -80,6 +85,12 @@ impl<F: Float> Network<F> {
     ///
     /// Fails if a parameter is not finite (a network that diverged in training).
     pub fn to_json(&self) -> Result<String> {
+        self.to_json_with_state(None)
+    }
+
+    /// [`Network::to_json`] with a `training` object: whatever a tool needs to resume training
+    /// (epochs done, random state, settings). Loading ignores it unless asked for it.
+    pub fn to_json_with_state(&self, training: Option<&serde_json::Value>) -> Result<String> {
         for (l, (w, b)) in (1..).zip(self.weights().iter().zip(self.biases())) {
             if let Some(v) = w.iter().chain(b).find(|v| !v.is_finite()) {
                 return Err(format_error(format!(
@@ -99,6 +110,7 @@ impl<F: Float> Network<F> {
             cost: cost_class(self.cost()),
             activations: self.activations().iter().map(Activation::name).collect(),
             dtype: F::NAME,
+            training,
         };
         serde_json::to_string(&saved).map_err(|e| format_error(e.to_string()))
     }
@@ -107,8 +119,13 @@ impl<F: Float> Network<F> {
     /// flushed to disk, then renamed over `path`. An interrupted save leaves the previous
     /// file intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.save_with_state(path, None)
+    }
+
+    /// [`Network::save`] with a `training` object (see [`Network::to_json_with_state`]).
+    pub fn save_with_state(&self, path: impl AsRef<Path>, training: Option<&serde_json::Value>) -> Result<()> {
         let path = path.as_ref();
-        let json = self.to_json().map_err(|e| e.in_file(path))?;
+        let json = self.to_json_with_state(training).map_err(|e| e.in_file(path))?;
         write_atomically(path, json.as_bytes())
     }
 }
@@ -117,6 +134,11 @@ impl<F: Float> Network<F> {
     /// A network from JSON written by [`Network::to_json`] or network2.py's `save`, with
     /// every shape, number and name checked; the first problem found is the error.
     pub fn from_json(json: &str) -> Result<Self> {
+        Self::from_json_with_state(json).map(|(net, _)| net)
+    }
+
+    /// [`Network::from_json`], also returning the file's `training` object, if any.
+    pub fn from_json_with_state(json: &str) -> Result<(Self, Option<serde_json::Value>)> {
         let loaded: Loaded =
             serde_json::from_str(json).map_err(|e| format_error(format!("not a saved network: {e}")))?;
         let layers = loaded.sizes.len().saturating_sub(1);
@@ -176,17 +198,23 @@ impl<F: Float> Network<F> {
                 Biases::Flat(f) => f.iter().map(|&v| number(v)).collect(),
             })
             .collect();
-        Network::from_parameters(&loaded.sizes, weights, biases, activations, cost)
+        let net = Network::from_parameters(&loaded.sizes, weights, biases, activations, cost)?;
+        Ok((net, loaded.training))
     }
 
     /// Loads a network saved by [`Network::save`] (or network2.py).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::load_with_state(path).map(|(net, _)| net)
+    }
+
+    /// [`Network::load`], also returning the file's `training` object, if any.
+    pub fn load_with_state(path: impl AsRef<Path>) -> Result<(Self, Option<serde_json::Value>)> {
         let path = path.as_ref();
         let json = fs::read_to_string(path).map_err(|e| Error::Io {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        Network::from_json(&json).map_err(|e| match e {
+        Network::from_json_with_state(&json).map_err(|e| match e {
             Error::ModelFile { problem, .. } => Error::ModelFile {
                 path: path.to_path_buf(),
                 problem,

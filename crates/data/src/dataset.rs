@@ -59,7 +59,18 @@ impl<F: Float> Dataset<F> {
         let images = read_idx(images_path)?;
         check_kind(images_path, &images, Kind::Images)?;
         let labels = read_idx(labels_path)?;
-        check_kind(labels_path, &labels, Kind::Labels)?;
+        Self::from_idx((&images, images_path), (&labels, labels_path), classes)
+    }
+
+    /// A data set from decoded IDX images and labels, checked as [`Dataset::load`] checks
+    /// files; the paths are only used in error messages.
+    pub fn from_idx(
+        (images, images_path): (&Idx, &Path),
+        (labels, labels_path): (&Idx, &Path),
+        classes: usize,
+    ) -> Result<Self> {
+        check_kind(images_path, images, Kind::Images)?;
+        check_kind(labels_path, labels, Kind::Labels)?;
         let (n_images, n_labels) = (images.dims[0], labels.dims[0]);
         if n_images != n_labels {
             return Err(Error::CountMismatch {
@@ -69,10 +80,10 @@ impl<F: Float> Dataset<F> {
                 n_labels,
             });
         }
-        let labels = class_labels(labels_path, &labels, classes)?;
+        let labels = class_labels(labels_path, labels, classes)?;
         let item_shape = images.dims[1..].to_vec();
         let pixels = item_shape.iter().product();
-        let values = image_values(images_path, &images, pixels)?;
+        let values = image_values(images_path, images, pixels)?;
         let images = Array2::from_shape_vec((n_images, pixels), values).expect("sizes checked by read_idx");
         Ok(Dataset {
             images,

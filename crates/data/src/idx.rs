@@ -191,18 +191,24 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
     let mut start = [0u8; 2];
     let peeked = read_up_to(&mut reader, &mut start).map_err(io_error)?;
     let head = io::Cursor::new(start[..peeked].to_vec()).chain(reader);
-    if peeked == 2 && start == [0x1f, 0x8b] {
-        // Everything a gzip member of `file_len` bytes can inflate to.
-        let limit = file_len.saturating_mul(MAX_DEFLATE_RATIO);
-        decode(path, MultiGzDecoder::new(head), Limit::Compressed(limit))
-    } else {
-        decode(path, head, Limit::Exact(file_len))
-    }
+    decode_any(path, head, &start[..peeked], file_len)
 }
 
-/// Decodes IDX bytes held in memory (uncompressed); `name` is used in error messages.
+/// Decodes an IDX file held in memory, gzipped or not; `name` is used in error messages.
 pub fn parse_idx(bytes: &[u8], name: impl AsRef<Path>) -> Result<Idx> {
-    decode(name.as_ref(), bytes, Limit::Exact(bytes.len() as u64))
+    decode_any(name.as_ref(), bytes, &bytes[..bytes.len().min(2)], bytes.len() as u64)
+}
+
+/// Decodes `reader`, `len` bytes long and starting with `start`: through a gzip decoder if
+/// `start` is gzip's magic number.
+fn decode_any(path: &Path, reader: impl Read, start: &[u8], len: u64) -> Result<Idx> {
+    if start == [0x1f, 0x8b] {
+        // Everything a gzip stream of `len` bytes can inflate to.
+        let limit = len.saturating_mul(MAX_DEFLATE_RATIO);
+        decode(path, MultiGzDecoder::new(reader), Limit::Compressed(limit))
+    } else {
+        decode(path, reader, Limit::Exact(len))
+    }
 }
 
 /// What the source can hold, to check a header against before allocating.

@@ -64,6 +64,7 @@ fn every_element_type_round_trips_raw_and_gzipped() {
         assert_eq!(read_idx(&raw).unwrap(), idx, "{name} raw");
         assert_eq!(read_idx(&gz).unwrap(), idx, "{name} gzipped");
         assert_eq!(batchprop_data::parse_idx(&bytes, "mem").unwrap(), idx);
+        assert_eq!(batchprop_data::parse_idx(&gzip(&bytes), "mem.gz").unwrap(), idx);
     }
     // Any number of dimensions.
     let idx = Idx {
@@ -129,6 +130,14 @@ fn malformed_files_are_errors_that_name_the_file_and_the_problem() {
         &header(0x0E, &[u32::MAX, u32::MAX, u32::MAX]),
         &["overflows"],
     );
+    // 255 dimensions declared, the header cut short.
+    let many = [vec![0, 0, 0x08, 255], vec![0; 40]].concat();
+    rejects(
+        &dir,
+        "255-dims",
+        &many,
+        &["truncated header", "255 dimensions", "1024-byte"],
+    );
     // A dimension of zero is a valid, empty file.
     assert!(
         read_idx(file(&dir, "zero-items", &header(0x08, &[0, 28, 28])))
@@ -172,6 +181,13 @@ fn malformed_gzip_files_are_errors() {
     // A small gzip file whose header claims more than it could ever inflate to.
     let liar = gzip(&[header(0x08, &[1_000_000_000, 1_000]), vec![0; 64]].concat());
     rejects(&dir, "liar.gz", &liar, &["more than a gzip file of this size can hold"]);
+    // Garbage after a complete gzip member (read as the start of a second member).
+    rejects(
+        &dir,
+        "garbage-after.gz",
+        &[gz.clone(), b"not gzip".to_vec()].concat(),
+        &["gzip"],
+    );
 }
 
 #[test]
@@ -202,6 +218,17 @@ fn image_and_label_pairs_are_checked() {
     // A label outside the classes.
     let m = msg(Dataset::load(&imgs, &labs, 2));
     assert!(m.contains("label 2 of item 2") && m.contains("2 classes"), "{m}");
+    // A negative label (i8 labels).
+    let negative = Idx {
+        dims: vec![4],
+        data: IdxData::I8(vec![1, 0, -1, 2]),
+    };
+    let m = msg(Dataset::load(
+        &imgs,
+        file(&dir, "negative-labels", &negative.to_bytes()),
+        3,
+    ));
+    assert!(m.contains("label -1 of item 2"), "{m}");
     // Float labels are not class indices.
     let floats = Idx {
         dims: vec![4],

@@ -1,0 +1,79 @@
+//! The properties the fuzz targets check, one function per target. The same file is compiled
+//! into `crates/data/tests/fuzz_regressions.rs`, which replays the committed corpus entries in
+//! `fuzz/regressions/<target>/` under `cargo test`.
+//!
+//! Every input must give `Ok` or `Err`: a panic, a hang or an allocation beyond what the input
+//! justifies (libFuzzer's `-malloc_limit_mb`) is a bug.
+
+use std::{io::Write, path::Path};
+
+use batchprop::Network;
+use batchprop_data::{Dataset, Idx, parse_idx};
+
+/// Checks what a successfully decoded file must satisfy.
+fn decoded(idx: &Idx) {
+    assert_eq!(idx.len(), idx.dims.iter().product::<usize>());
+    assert!(idx.dims.len() >= 1 && idx.dims.len() <= 255);
+    // Encoding and decoding again gives the same bytes (bytes, so that NaN compares equal).
+    let bytes = idx.to_bytes();
+    let again = parse_idx(&bytes, "re-encoded").expect("a re-encoded file decodes");
+    assert_eq!(again.to_bytes(), bytes);
+}
+
+/// Arbitrary bytes as an IDX file, gzipped or not.
+pub fn idx_bytes(data: &[u8]) {
+    if let Ok(idx) = parse_idx(data, "fuzz") {
+        decoded(&idx);
+    }
+}
+
+/// Arbitrary bytes, gzipped, as an IDX file: whatever the plain bytes decode to, the gzipped
+/// bytes decode to the same (and fail when they fail).
+pub fn idx_gzipped(data: &[u8]) {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).expect("writing to memory");
+    let gz = encoder.finish().expect("writing to memory");
+    let plain = parse_idx(data, "plain");
+    let zipped = parse_idx(&gz, "zipped");
+    // Bytes that start like gzip are gunzipped by the plain path too; nothing to compare.
+    if data.starts_with(&[0x1f, 0x8b]) {
+        return;
+    }
+    match (plain, zipped) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.to_bytes(), b.to_bytes());
+            decoded(&a);
+        }
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("plain {:?} but gzipped {:?}", a.map(|i| i.dims), b.map(|i| i.dims)),
+    }
+}
+
+/// Arbitrary bytes as an image file and a label file: the first byte says where to split.
+pub fn dataset_pair(data: &[u8]) {
+    let Some((&cut, rest)) = data.split_first() else { return };
+    let cut = usize::from(cut).min(rest.len());
+    let (images, labels) = rest.split_at(rest.len() - cut);
+    let (Ok(images), Ok(labels)) = (parse_idx(images, "images"), parse_idx(labels, "labels")) else {
+        return;
+    };
+    if let Ok(set) = Dataset::<f32>::from_idx((&images, Path::new("images")), (&labels, Path::new("labels")), 10) {
+        assert_eq!(set.len(), images.dims[0]);
+        assert_eq!(set.x().dim(), (set.input_size(), set.len()));
+        assert!(set.labels().iter().all(|&l| l < 10));
+        assert!(set.images().iter().all(|v| v.is_finite()));
+    }
+}
+
+/// Arbitrary text as a saved network: if it loads, saving and loading it again gives the same
+/// network.
+pub fn model_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(net) = Network::<f64>::from_json(text) {
+        let again = Network::<f64>::from_json(&net.to_json().expect("a loaded network saves")).expect("and loads");
+        assert_eq!(again.weights(), net.weights());
+        assert_eq!(again.biases(), net.biases());
+        assert_eq!(again.sizes(), net.sizes());
+    }
+    let _ = Network::<f32>::from_json(text);
+}
