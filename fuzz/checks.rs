@@ -13,7 +13,7 @@ use batchprop_data::{Dataset, Idx, parse_idx};
 /// Checks what a successfully decoded file must satisfy.
 fn decoded(idx: &Idx) {
     assert_eq!(idx.len(), idx.dims.iter().product::<usize>());
-    assert!(idx.dims.len() >= 1 && idx.dims.len() <= 255);
+    assert!(!idx.dims.is_empty() && idx.dims.len() <= 255);
     // Encoding and decoding again gives the same bytes (bytes, so that NaN compares equal).
     let bytes = idx.to_bytes();
     let again = parse_idx(&bytes, "re-encoded").expect("a re-encoded file decodes");
