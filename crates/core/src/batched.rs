@@ -7,7 +7,8 @@ use rayon::prelude::*;
 use crate::{Error, Float, Network, Result, gemm};
 
 /// The buffers of the batched forward and backward passes, allocated once for batches of up
-/// to `capacity` examples, so that a training step allocates nothing.
+/// to `capacity` examples, so that a training step allocates nothing (on the engine's
+/// kernels, with `X` column-major; other layouts go through ndarray's allocating GEMM).
 ///
 /// Every buffer is column-major (`(n_l × capacity)` with each column contiguous): the first
 /// `m` columns of a batch are then one contiguous block, each example's activations are
@@ -17,6 +18,7 @@ pub struct Workspace<F: Float> {
     sizes: Vec<usize>,     // [n_0, …, n_L] of the network it was made for
     capacity: usize,       // the largest batch it holds
     m: usize,              // columns filled by the last forward pass
+    delta_m: usize,        // columns filled by the last backward pass
     z: Vec<Array2<F>>,     // [l-1] = Z^l: (n_l × capacity), column-major
     a: Vec<Array2<F>>,     // [l-1] = A^l: (n_l × capacity), column-major; A^0 = X is the caller's
     delta: Vec<Array2<F>>, // [l-1] = Δ^l: (n_l × capacity), column-major
@@ -40,7 +42,7 @@ impl<F: Float> Workspace<F> {
 
     /// `Δ^l: (n_l × m)` of the last backward pass, for `l` in `1..=L`.
     pub fn delta(&self, l: usize) -> ArrayView2<'_, F> {
-        self.delta[l - 1].slice(s![.., ..self.m])
+        self.delta[l - 1].slice(s![.., ..self.delta_m])
     }
 }
 
@@ -129,6 +131,7 @@ impl<F: Float> Network<F> {
             sizes: self.sizes().to_vec(),
             capacity,
             m: 0,
+            delta_m: 0,
             z: buffers(),
             a: buffers(),
             delta: buffers(),
@@ -182,6 +185,9 @@ impl<F: Float> Network<F> {
 
     /// The gradient of the batch's mean cost, `∂C/∂W^l = (1/m) Δ^l (A^{l-1})ᵀ` (BP4) and
     /// `∂C/∂b^l = (1/m) Δ^l 1` (BP3), written into `grads`.
+    ///
+    /// # Panics
+    /// If `grads` is not shaped like the parameters (make it with [`Network::zero_gradients`]).
     pub fn backprop(
         &self,
         x: ArrayView2<F>,
@@ -238,7 +244,7 @@ impl<F: Float> Network<F> {
 
     /// # Panics
     /// If `grads` is not shaped like the parameters (make it with [`Network::zero_gradients`]).
-    fn check_gradients(&self, grads: &Gradients<F>) {
+    pub(crate) fn check_gradients(&self, grads: &Gradients<F>) {
         let shapes_match = grads.nabla_w.len() == self.weights.len()
             && grads.nabla_w.iter().zip(&self.weights).all(|(g, w)| g.dim() == w.dim())
             && grads
@@ -290,6 +296,7 @@ impl<F: Float> Network<F> {
     /// BP1: `Δ^L = ∇_a C ⊙ σ'(Z^L)`, or the cost's simplified form (cheap: never split).
     fn output_error(&self, y: ArrayView2<F>, ws: &mut Workspace<F>) {
         let (last, m) = (self.sizes().len() - 2, ws.m);
+        ws.delta_m = m;
         self.cost().delta(
             &self.activations()[last],
             ws.z[last].slice(s![.., ..m]),

@@ -18,7 +18,7 @@ pub enum Cost {
     /// layer, BP1 simplifies to `Δ^L = A^L − Y`: no σ'(z) to slow learning down.
     CrossEntropy,
     /// `C_x = −Σ_j y_j ln a_j`, i.e. `−ln a_y` for a one-hot `y` (chapter 3). With a softmax
-    /// output layer, BP1 simplifies to `Δ^L = A^L − Y`.
+    /// output layer, BP1 simplifies to `Δ^L = A^L − Y` for one-hot targets.
     LogLikelihood,
 }
 
@@ -80,8 +80,12 @@ impl Cost {
 
     /// BP1, `Δ^L = ∇_a C ⊙ σ'(Z^L)`, written into `delta`; all `(n_L × m)`.
     ///
-    /// Cross-entropy after a sigmoid and log-likelihood after a softmax take the simplified
-    /// form `Δ^L = A^L − Y` (chapter 3), which also stays exact where σ' underflows.
+    /// Where the output activation allows, the product is simplified so that no σ' or
+    /// division by `a` remains, which stays exact where the outputs saturate (chapter 3):
+    /// - cross-entropy after a sigmoid: `δ = a − y`;
+    /// - log-likelihood after a softmax: `δ = a Σ_k y_k − y`, i.e. `a − y` for one-hot (or
+    ///   any probability) targets;
+    /// - log-likelihood after a sigmoid: `δ = −y (1 − a)`.
     pub fn delta<F: Float>(
         self,
         output: &Activation<F>,
@@ -91,8 +95,25 @@ impl Cost {
         mut delta: ArrayViewMut2<F>,
     ) {
         match (self, output) {
-            (Cost::CrossEntropy, Activation::Sigmoid) | (Cost::LogLikelihood, Activation::Softmax) => {
+            (Cost::CrossEntropy, Activation::Sigmoid) => {
                 Zip::from(&mut delta).and(&a).and(&y).for_each(|d, &a, &y| *d = a - y)
+            }
+            (Cost::LogLikelihood, Activation::Softmax) => {
+                let columns = delta.columns_mut().into_iter().zip(a.columns()).zip(y.columns());
+                for ((mut d, a), y) in columns {
+                    let total = y.sum();
+                    Zip::from(&mut d)
+                        .and(&a)
+                        .and(&y)
+                        .for_each(|d, &a, &y| *d = a * total - y);
+                }
+            }
+            (Cost::LogLikelihood, Activation::Sigmoid) => {
+                let one = F::one();
+                Zip::from(&mut delta)
+                    .and(&a)
+                    .and(&y)
+                    .for_each(|d, &a, &y| *d = -y * (one - a))
             }
             _ => {
                 self.gradient(a, y, delta.view_mut());
@@ -104,9 +125,14 @@ impl Cost {
     /// Checks that this cost is defined for the values the output layer produces.
     pub fn check_output<F: Float>(self, output: &Activation<F>) -> Result<()> {
         let hint = match (self, output) {
-            (Cost::Quadratic, _) => return Ok(()),
-            (Cost::CrossEntropy | Cost::LogLikelihood, Activation::Sigmoid | Activation::Softmax) => {
-                return Ok(());
+            (Cost::Quadratic, _)
+            | (Cost::CrossEntropy, Activation::Sigmoid)
+            | (Cost::LogLikelihood, Activation::Softmax | Activation::Sigmoid) => return Ok(()),
+            // With softmax, BP1 would divide by a(1 − a), which rounds to 0 for a confident
+            // output: the book pairs softmax with the log-likelihood instead.
+            (Cost::CrossEntropy, Activation::Softmax) => {
+                "it is meant for independent sigmoid outputs: use a sigmoid output layer, or the \
+                 log-likelihood cost with softmax"
             }
             (Cost::CrossEntropy, _) => {
                 "it takes ln a and ln(1 − a), so outputs must lie in (0, 1): use a sigmoid output layer"
@@ -168,5 +194,54 @@ mod tests {
             .check_output(&Activation::<f64>::Identity)
             .unwrap_err();
         assert!(err.to_string().contains("identity output layer"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod saturation {
+    use ndarray::{Array2, array};
+
+    use super::*;
+
+    /// Saturated outputs in f32 (a rounds to exactly 0 or 1) give finite, exact deltas.
+    #[test]
+    fn simplified_deltas_stay_finite_where_outputs_saturate() {
+        // Softmax column with a margin of 40: the top output rounds to 1, the others to 0.
+        let z = array![[40.0f32], [0.0], [0.0]];
+        let mut a = Array2::zeros((3, 1));
+        Activation::Softmax.forward(z.view(), a.view_mut());
+        assert_eq!(a[[0, 0]], 1.0);
+        let y = array![[1.0f32], [0.0], [0.0]];
+        let mut d = Array2::zeros((3, 1));
+        Cost::LogLikelihood.delta(&Activation::Softmax, z.view(), a.view(), y.view(), d.view_mut());
+        assert!(d.iter().all(|v| v.is_finite()), "{d}");
+        // Sigmoid far below zero: a is 0 in f32, δ = −y (1 − a) = −1 exactly.
+        let z = array![[-100.0f32]];
+        let mut a = Array2::zeros((1, 1));
+        Activation::Sigmoid.forward(z.view(), a.view_mut());
+        Cost::LogLikelihood.delta(
+            &Activation::Sigmoid,
+            z.view(),
+            a.view(),
+            array![[1.0f32]].view(),
+            d.slice_mut(ndarray::s![..1, ..]),
+        );
+        assert_eq!(d[[0, 0]], -1.0);
+    }
+
+    /// For targets that are not one-hot, softmax with log-likelihood uses δ = a Σy − y.
+    #[test]
+    fn softmax_log_likelihood_delta_for_soft_targets() {
+        let z = array![[0.0f64], [3.0f64.ln()]]; // a = (1/4, 3/4)
+        let mut a = Array2::zeros((2, 1));
+        Activation::Softmax.forward(z.view(), a.view_mut());
+        let y = array![[0.5f64], [0.0]]; // Σy = 1/2
+        let mut d = Array2::zeros((2, 1));
+        Cost::LogLikelihood.delta(&Activation::Softmax, z.view(), a.view(), y.view(), d.view_mut());
+        // δ = a/2 − y = (1/8 − 1/2, 3/8) = (−3/8, 3/8)
+        assert!(
+            (d[[0, 0]] + 0.375).abs() < 1e-15 && (d[[1, 0]] - 0.375).abs() < 1e-15,
+            "{d}"
+        );
     }
 }

@@ -200,6 +200,18 @@ impl<F: Float> Network<F> {
             check_finite(format!("b^{l} (biases[{}])", l - 1), b)?;
         }
         cost.check_output(&activations[layers - 1])?;
+        // Row-major, as the contract says and the kernels read: a column-major W would send
+        // every product through the general (allocating) path.
+        let weights = weights
+            .into_iter()
+            .map(|w| {
+                if w.is_standard_layout() {
+                    w
+                } else {
+                    w.as_standard_layout().into_owned()
+                }
+            })
+            .collect();
         Ok(Network {
             sizes: sizes.to_vec(),
             weights,
@@ -302,6 +314,13 @@ impl<F: Float> Network<F> {
     /// network2.py's `total_cost`: `(1/N) Σ_x C_x + (λ / 2N) Σ_l ‖W^l‖²` over the `N` columns of
     /// `X: (n_0 × N)` and `Y: (n_L × N)`.
     pub fn total_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>, lambda: f64) -> Result<F> {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(Error::HyperParameter {
+                name: "lambda",
+                value: lambda,
+                requirement: "must be finite and non-negative",
+            });
+        }
         let n = self.check_batch(&x, Some(&y))?;
         // Summed in chunk order, so the result does not depend on the number of threads.
         let costs = self.map_chunks(x, |start, a| {
@@ -356,10 +375,15 @@ pub(crate) fn check_labels<L: Copy + Into<usize>>(examples: usize, labels: &[L],
     }
 }
 
-/// The index of the largest entry (the first of equal ones, as numpy's `argmax`).
+/// The index of the largest entry, as numpy's `argmax`: the first of equal ones, and the
+/// first NaN if there is one (so that a network whose outputs went NaN is not scored on its
+/// finite outputs).
 pub fn argmax<F: Float>(column: ndarray::ArrayView1<F>) -> usize {
     let mut best = 0;
     for (i, &v) in column.iter().enumerate() {
+        if v.is_nan() {
+            return i;
+        }
         if v > column[best] {
             best = i;
         }

@@ -62,6 +62,9 @@ impl<F: Float> Network<F> {
 
     /// The gradient of the batch's mean cost as the mean of the per-example gradients,
     /// written into `grads`: the oracle for [`Network::backprop`].
+    ///
+    /// # Panics
+    /// If `grads` is not shaped like the parameters (make it with [`Network::zero_gradients`]).
     pub fn backprop_per_example(
         &self,
         x: ArrayView2<F>,
@@ -70,6 +73,7 @@ impl<F: Float> Network<F> {
         grads: &mut Gradients<F>,
     ) -> Result<()> {
         let m = self.check_per_example(&x, &y, ws)?;
+        self.check_gradients(grads);
         let inv_m = F::one() / F::from_usize(m);
         self.sum_example_gradients(x, y, ws);
         for (g, sum) in grads.nabla_w.iter_mut().zip(&ws.nabla_w) {

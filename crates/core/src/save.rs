@@ -91,6 +91,16 @@ impl<F: Float> Network<F> {
     /// [`Network::to_json`] with a `training` object: whatever a tool needs to resume training
     /// (epochs done, random state, settings). Loading ignores it unless asked for it.
     pub fn to_json_with_state(&self, training: Option<&serde_json::Value>) -> Result<String> {
+        if let Some((l, f)) = (1..).zip(self.activations()).find_map(|(l, a)| match a {
+            Activation::Custom(f) => Some((l, f)),
+            _ => None,
+        }) {
+            return Err(format_error(format!(
+                "cannot save: layer {l} uses the custom activation {:?}, which a loader could not \
+                 rebuild from its name; save the parameters (weights(), biases()) yourself",
+                f.name()
+            )));
+        }
         for (l, (w, b)) in (1..).zip(self.weights().iter().zip(self.biases())) {
             if let Some(v) = w.iter().chain(b).find(|v| !v.is_finite()) {
                 return Err(format_error(format!(
@@ -155,8 +165,8 @@ impl<F: Float> Network<F> {
 
         let cost = Cost::from_name(&loaded.cost).ok_or_else(|| {
             format_error(format!(
-                "unknown cost {:?} (known: quadratic, cross-entropy, log-likelihood, or network2.py's \
-                 QuadraticCost, CrossEntropyCost)",
+                "unknown cost {:?} (known: quadratic, cross-entropy, log-likelihood, or \
+                 QuadraticCost, CrossEntropyCost, LogLikelihoodCost)",
                 loaded.cost
             ))
         })?;

@@ -182,3 +182,40 @@ fn labels_that_do_not_fit() {
         array![[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     );
 }
+
+#[test]
+fn review_fixes() {
+    let net = net();
+    let x = Array2::<f64>::zeros((3, 2));
+    let y = Array2::<f64>::zeros((2, 2));
+    // λ is checked in total_cost as in Sgd.
+    assert!(message(net.total_cost(x.view(), y.view(), f64::NAN)).contains("lambda"));
+    assert!(net.total_cost(x.view(), y.view(), -1.0).is_err());
+    // argmax returns the first NaN, as numpy does.
+    assert_eq!(batchprop::argmax(array![0.5, f64::NAN, 2.0].view()), 1);
+    assert_eq!(batchprop::argmax(array![0.5, 2.0, 2.0].view()), 1);
+    // Column-major weights are stored row-major.
+    let w1 = Array2::<f64>::zeros((4, 3))
+        .reversed_axes()
+        .as_standard_layout()
+        .to_owned()
+        .reversed_axes();
+    assert!(!w1.is_standard_layout());
+    let built = Network::from_parameters(
+        &[3, 4, 2],
+        vec![w1, Array2::zeros((2, 4))],
+        vec![Array1::zeros(4), Array1::zeros(2)],
+        vec![Activation::Sigmoid; 2],
+        Cost::Quadratic,
+    )
+    .unwrap();
+    assert!(built.weights()[0].is_standard_layout());
+    // Cross-entropy after softmax is refused with the alternative.
+    let msg = message(
+        Network::<f64>::builder(&[3, 2])
+            .output(Activation::Softmax)
+            .cost(Cost::CrossEntropy)
+            .build(&mut rng(0)),
+    );
+    assert!(msg.contains("log-likelihood cost with softmax"), "{msg}");
+}

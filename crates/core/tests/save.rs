@@ -145,3 +145,13 @@ fn bad_model_files_are_refused_with_the_first_problem() {
         .to_string();
     assert!(msg.contains("missing.json") && msg.contains("No such file"), "{msg}");
 }
+
+#[test]
+fn a_custom_activation_is_not_saved_under_a_name_nobody_can_load() {
+    let net = Network::<f64>::builder(&[3, 4, 2])
+        .hidden(Activation::custom(common::Swish))
+        .build(&mut rng(1))
+        .unwrap();
+    let msg = net.to_json().unwrap_err().to_string();
+    assert!(msg.contains("custom activation \"swish\""), "{msg}");
+}

@@ -11,8 +11,9 @@
 //! | [`nt`] | `W = β W + α D Aᵀ` | rows of `W`, columns of `A` | R rows × V vectors (axpys) |
 //!
 //! With `m` small (a mini-batch of 10), a packing GEMM spends about as long copying `W` into
-//! its buffers as multiplying; here each element of `W` is read once per product, and
-//! written once by [`nt`], which fuses the SGD update into BP4.
+//! its buffers as multiplying; here `W` is read in place (once per block of 3–4 columns of
+//! the batch in [`forward`] and [`tn`], once in all in [`nt`]) and written once by [`nt`],
+//! which fuses the SGD update into BP4.
 
 use num_traits::{One, Zero};
 
@@ -102,7 +103,7 @@ macro_rules! blocked {
     };
 }
 
-/// Loads lanes `p..p + n` of a contiguous vector, zero beyond `n` (`n ≤ LANES`).
+/// Loads the first `n ≤ LANES` elements at `ptr`, the other lanes zero.
 #[inline(always)]
 unsafe fn load<S: Simd>(ptr: *const S::Elem, n: usize) -> S::V {
     unsafe {

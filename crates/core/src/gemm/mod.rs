@@ -337,6 +337,11 @@ fn unit_stride<F>(v: &ArrayView2<F>, axis: Axis) -> bool {
 /// # Panics
 /// If the shapes do not match.
 pub fn forward<F: Element>(w: &ArrayView2<F>, a: &ArrayView2<F>, b: &ArrayView1<F>, z: &mut ArrayViewMut2<F>) {
+    let ((n, k), m) = (w.dim(), a.ncols());
+    assert!(
+        a.nrows() == k && b.len() == n && z.dim() == (n, m),
+        "forward: shapes do not match"
+    );
     match Backend::current() {
         Backend::Kernels => forward_on(Isa::current(), w, a, b, z),
         Backend::Blas => forward_general(w, a, b, z),

@@ -1,8 +1,8 @@
 //! The few vector operations the kernels need, for each instruction set they run on.
 //!
 //! A kernel is written once, generic over [`Simd`], and instantiated per instruction set
-//! inside a `#[target_feature]` function (see `super::dispatch`), so that the intrinsics
-//! below are inlined into code compiled for that instruction set.
+//! inside a `#[target_feature]` function (the `per_isa!` macro in `super`), so that the
+//! intrinsics below are inlined into code compiled for that instruction set.
 
 use std::marker::PhantomData;
 
