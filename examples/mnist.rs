@@ -26,7 +26,7 @@ use std::{
 
 use batchprop::{Backend, Cost, Float, Init};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, Checkpoint, Event, Resume, TrainConfig, mnist_dir, one_line, train};
+use batchprop_examples::{BoxError, Checkpoint, Event, Resume, TrainConfig, mnist_dir, parse_args, train};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -123,17 +123,9 @@ enum Dtype {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match parse_args() {
         Ok(args) => args,
-        Err(e) if !e.use_stderr() => {
-            // --help, --version
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{}", one_line(&e));
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let result = dtype(&args).and_then(|dtype| match dtype {
         Dtype::F32 => run::<f32>(&args),

@@ -13,7 +13,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use batchprop::{Network, argmax};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, mnist_dir, one_line};
+use batchprop_examples::{BoxError, mnist_dir, parse_args};
 use clap::Parser;
 
 /// Evaluate a saved network on the MNIST test images.
@@ -31,16 +31,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match parse_args() {
         Ok(args) => args,
-        Err(e) if !e.use_stderr() => {
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{}", one_line(&e));
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

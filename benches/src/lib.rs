@@ -6,6 +6,7 @@ use std::time::Instant;
 use batchprop::Float;
 use batchprop_data::{Dataset, Mnist, Split, mnist_dir};
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
+use rayon::prelude::*;
 
 /// The network shapes benchmarked.
 pub const SHAPES: [&[usize]; 3] = [&[784, 30, 10], &[784, 100, 10], &[784, 256, 128, 10]];
@@ -69,73 +70,56 @@ pub fn seconds_per_call(seconds: f64, mut f: impl FnMut()) -> f64 {
     start.elapsed().as_secs_f64() / calls as f64
 }
 
-/// `A B` for square `n × n` matrices with matrixmultiply (the packing GEMM ndarray uses,
-/// AVX-512 kernels on), split by columns over `threads` rayon threads. Returns GFLOP/s, the
-/// best of `rounds`.
-pub fn square_gemm_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
-    let a = Array2::<F>::from_shape_fn((n, n), |(i, j)| F::from_f64(((i * 7 + j * 3) % 13) as f64 / 13.0));
-    let b = a.t().to_owned();
-    let mut c = Array2::<F>::zeros((n, n));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool");
-    let mut best = 0.0f64;
-    for _ in 0..rounds {
-        let start = Instant::now();
-        pool.install(|| {
-            let chunk = n.div_ceil(threads);
-            let parts: Vec<_> = c.axis_chunks_iter_mut(ndarray::Axis(1), chunk).collect();
-            rayon::scope(|s| {
-                for (t, mut part) in parts.into_iter().enumerate() {
-                    let b = b.slice(s![.., t * chunk..t * chunk + part.ncols()]);
-                    let a = a.view();
-                    s.spawn(move |_| gemm(&a, &b, &mut part));
-                }
-            });
-        });
-        let secs = start.elapsed().as_secs_f64();
-        best = best.max(2.0 * (n * n * n) as f64 / secs / 1e9);
-    }
-    best
-}
-
-/// `Z ← W A` for square `n × n` matrices with batchprop's own `forward` kernel (row-major `W`,
-/// column-major `A`), columns split over `threads` rayon threads. Returns GFLOP/s, the best of
-/// `rounds`.
-pub fn square_kernel_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
+/// GFLOP/s of `product(W, A, Z)` computing `Z ← W A` for square `n × n` matrices (`W`
+/// row-major, `A` and `Z` column-major), the columns of `A` and `Z` split over `threads` rayon
+/// threads: the best of `rounds`.
+fn square_gflops<F: Float>(
+    n: usize,
+    threads: usize,
+    rounds: usize,
+    product: impl Fn(&ArrayView2<F>, &ArrayView2<F>, &mut ndarray::ArrayViewMut2<F>) + Sync,
+) -> f64 {
     let w = Array2::<F>::from_shape_fn((n, n), |(i, j)| F::from_f64(((i * 7 + j * 3) % 13) as f64 / 13.0));
     let a = Array2::<F>::from_shape_fn((n, n).f(), |(i, j)| F::from_f64(((i * 5 + j) % 11) as f64 / 11.0));
-    let b = ndarray::Array1::<F>::zeros(n);
     let mut z = Array2::<F>::zeros((n, n).f());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("a thread pool");
+    let chunk = n.div_ceil(threads);
     let mut best = 0.0f64;
     for _ in 0..rounds {
         let start = Instant::now();
         pool.install(|| {
-            let chunk = n.div_ceil(threads);
-            let parts: Vec<_> = z.axis_chunks_iter_mut(ndarray::Axis(1), chunk).collect();
-            rayon::scope(|s| {
-                for (t, mut part) in parts.into_iter().enumerate() {
-                    let a = a.slice(s![.., t * chunk..t * chunk + part.ncols()]);
-                    let (w, b) = (w.view(), b.view());
-                    s.spawn(move |_| batchprop::gemm::forward(&w, &a, &b, &mut part));
-                }
-            });
+            (a.axis_chunks_iter(ndarray::Axis(1), chunk).into_par_iter())
+                .zip(z.axis_chunks_iter_mut(ndarray::Axis(1), chunk))
+                .for_each(|(a, mut z)| product(&w.view(), &a, &mut z));
         });
         best = best.max(2.0 * (n * n * n) as f64 / start.elapsed().as_secs_f64() / 1e9);
     }
     best
 }
 
+/// GFLOP/s of matrixmultiply (the packing GEMM ndarray uses, AVX-512 kernels on) on a square
+/// `n × n` product over `threads` threads, the best of `rounds`.
+pub fn square_gemm_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
+    square_gflops::<F>(n, threads, rounds, gemm)
+}
+
+/// GFLOP/s of batchprop's own `forward` kernel on a square `n × n` product over `threads`
+/// threads, the best of `rounds`.
+pub fn square_kernel_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
+    let b = ndarray::Array1::<F>::zeros(n);
+    square_gflops::<F>(n, threads, rounds, |w, a, z| {
+        batchprop::gemm::forward(w, a, &b.view(), z)
+    })
+}
+
 /// `C ← A B` with matrixmultiply directly (not through ndarray, whose build of it leaves the
 /// AVX-512 kernels off).
 fn gemm<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut ndarray::ArrayViewMut2<F>) {
     let ((m, k), n) = (a.dim(), b.ncols());
-    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides().to_vec());
+    let (sa, sb, sc) = (a.strides(), b.strides(), [c.strides()[0], c.strides()[1]]);
     // SAFETY: the views are valid for their shapes and strides and `c` does not overlap them.
     unsafe {
         if F::NAME == "f32" {

@@ -15,6 +15,20 @@ use rand::{SeedableRng, rngs::ChaCha8Rng};
 /// Any error an example reports: printed as one message, never a panic.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
+/// Parses the command line; on `--help` or `--version` prints them and exits 0, on a bad
+/// flag prints one line and exits 2 (the `Err` is the exit code to return from `main`).
+pub fn parse_args<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
+    T::try_parse().map_err(|e| {
+        if e.use_stderr() {
+            eprintln!("{}", one_line(&e));
+            std::process::ExitCode::from(2)
+        } else {
+            print!("{e}");
+            std::process::ExitCode::SUCCESS
+        }
+    })
+}
+
 /// A command-line parse error as one line: clap's message without its usage and help
 /// hints, e.g. `error: the following required arguments were not provided: <MODEL>`.
 pub fn one_line(e: &clap::Error) -> String {
