@@ -223,15 +223,24 @@ fn image_values<F: Float>(path: &Path, images: &Idx, pixels: usize) -> Result<Ve
     (0..images.len())
         .map(|i| {
             let v = images.get(i);
-            if v.is_finite() {
-                Ok(F::from_f64(v))
-            } else {
-                Err(Error::NonFinite {
-                    path: path.to_path_buf(),
-                    item: i / pixels.max(1),
-                    position: i % pixels.max(1),
+            let (item, position) = (i / pixels.max(1), i % pixels.max(1));
+            let path = path.to_path_buf();
+            // Checked after the conversion: 1e57 is finite in f64 but not in f32.
+            match F::from_f64(v) {
+                x if x.is_finite() => Ok(x),
+                _ if v.is_finite() => Err(Error::OutOfRange {
+                    path,
+                    item,
+                    position,
                     value: v,
-                })
+                    dtype: F::NAME,
+                }),
+                _ => Err(Error::NonFinite {
+                    path,
+                    item,
+                    position,
+                    value: v,
+                }),
             }
         })
         .collect()

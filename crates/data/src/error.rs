@@ -78,6 +78,16 @@ pub enum Error {
         value: f64,
     },
 
+    /// A finite value too large for the element type the data set is loaded in.
+    #[error("{path}: value {value:e} of item {item} at position {position} does not fit {dtype}")]
+    OutOfRange {
+        path: PathBuf,
+        item: usize,
+        position: usize,
+        value: f64,
+        dtype: &'static str,
+    },
+
     /// None of the places searched holds the data set.
     #[error("{0}")]
     NotFound(String),

@@ -245,4 +245,22 @@ fn image_and_label_pairs_are_checked() {
     };
     let m = msg(Dataset::load(file(&dir, "nan-images", &nan.to_bytes()), &labs, 3));
     assert!(m.contains("item 2 at position 1") && m.contains("NaN"), "{m}");
+    // A value finite in f64 but not in f32 (found by the dataset_pair fuzz target).
+    let mut values = vec![0.5f64; 24];
+    values[7] = -1.36e57;
+    let huge = file(
+        &dir,
+        "huge-images",
+        &Idx {
+            dims: vec![4, 6],
+            data: IdxData::F64(values),
+        }
+        .to_bytes(),
+    );
+    let m = msg(Dataset::<f32>::load(&huge, &labs, 3));
+    assert!(
+        m.contains("value -1.36e57 of item 1 at position 1 does not fit f32"),
+        "{m}"
+    );
+    assert!(Dataset::<f64>::load(&huge, &labs, 3).is_ok());
 }
