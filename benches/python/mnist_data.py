@@ -98,3 +98,4 @@ if __name__ == "__main__":
     for name, x, y in (("training", trx, try_), ("validation", vx, vy), ("test", tex, tey)):
         print(f"{name:10s} images {x.shape} {x.dtype} [{x.min():.1f}, {x.max():.1f}]  "
               f"labels {y.shape} {y.dtype}  label sum {int(y.sum())}")
+

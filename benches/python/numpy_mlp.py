@@ -24,7 +24,7 @@ Example:
     python3 numpy_mlp.py --sizes 784,100,10 --dtype float64 --seed 3 --json
 """
 
-import argparse
+from cli import parse_training_args, training_parser
 import json
 import os
 import statistics
@@ -33,29 +33,9 @@ import time
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default="784,30,10",
-                   help="layer sizes, comma-separated (default 784,30,10)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--eta", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p = training_parser(__doc__.split("\n")[0], 'BLAS threads (sets OPENBLAS/OMP/MKL_NUM_THREADS; default 1)')
     p.add_argument("--mode", choices=["batched", "per-example"], default="batched")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (sets OPENBLAS/OMP/MKL_NUM_THREADS; default 1)")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the MNIST .gz files (default ../../data/mnist)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object per epoch and a summary on stdout "
-                        "(human-readable lines go to stderr)")
-    args = p.parse_args(argv)
-    args.sizes = [int(s) for s in args.sizes.split(",")]
-    if len(args.sizes) < 2 or any(s <= 0 for s in args.sizes):
-        p.error("--sizes needs at least two positive integers")
-    if args.batch_size <= 0 or args.epochs <= 0 or args.threads <= 0:
-        p.error("--batch-size, --epochs and --threads must be positive")
-    return args
+    return parse_training_args(p, argv)
 
 
 ARGS = parse_args()

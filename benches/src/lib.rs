@@ -120,44 +120,30 @@ pub fn square_kernel_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -
 fn gemm<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut ndarray::ArrayViewMut2<F>) {
     let ((m, k), n) = (a.dim(), b.ncols());
     let (sa, sb, sc) = (a.strides(), b.strides(), [c.strides()[0], c.strides()[1]]);
-    // SAFETY: the views are valid for their shapes and strides and `c` does not overlap them.
-    unsafe {
-        if F::NAME == "f32" {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr().cast(),
-                sa[0],
-                sa[1],
-                b.as_ptr().cast(),
-                sb[0],
-                sb[1],
-                0.0,
-                c.as_mut_ptr().cast(),
-                sc[0],
-                sc[1],
-            );
-        } else {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr().cast(),
-                sa[0],
-                sa[1],
-                b.as_ptr().cast(),
-                sb[0],
-                sb[1],
-                0.0,
-                c.as_mut_ptr().cast(),
-                sc[0],
-                sc[1],
-            );
-        }
+    macro_rules! call {
+        ($gemm:ident) => {
+            // SAFETY: the views are valid for their shapes and strides and `c` does not overlap them.
+            unsafe {
+                matrixmultiply::$gemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr().cast(),
+                    sa[0],
+                    sa[1],
+                    b.as_ptr().cast(),
+                    sb[0],
+                    sb[1],
+                    0.0,
+                    c.as_mut_ptr().cast(),
+                    sc[0],
+                    sc[1],
+                )
+            }
+        };
     }
+    if F::NAME == "f32" { call!(sgemm) } else { call!(dgemm) }
 }
 
 /// The machine's measured GEMM peak in GFLOP/s on `threads` threads: the better of
