@@ -2,6 +2,8 @@
 before importing numpy, so that the BLAS thread variables are set first."""
 
 import argparse
+import json
+import statistics
 
 
 def training_parser(description, threads_help):
@@ -32,3 +34,49 @@ def parse_training_args(p, argv=None):
     if args.batch_size <= 0 or args.epochs <= 0 or args.threads <= 0:
         p.error("--batch-size, --epochs and --threads must be positive")
     return args
+
+
+def report_epoch(args, records, epoch, predicted, correct, n, train_seconds, human):
+    """Records and prints one epoch: `predicted` is the list of predicted test classes."""
+    rec = {
+        "epoch": epoch,
+        "test_correct": correct,
+        "test_total": len(predicted),
+        "train_seconds": train_seconds,
+        "examples_per_second": n / train_seconds,
+        "classes_predicted": len(set(predicted)),
+    }
+    records.append(rec)
+    print(f"Epoch {epoch}: {correct} / {len(predicted)}  "
+          f"(train {train_seconds:.2f} s, {n / train_seconds:,.0f} examples/s, "
+          f"{rec['classes_predicted']} classes predicted)", file=human, flush=True)
+    if args.json:
+        print(json.dumps(rec), flush=True)
+
+
+def report_summary(args, impl, threads, records, predicted):
+    """Prints the run's summary: `predicted` is the final network's list of test classes."""
+    summary = {
+        "summary": True,
+        "impl": impl,
+        "dtype": args.dtype,
+        "sizes": args.sizes,
+        "batch_size": args.batch_size,
+        "eta": args.eta,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "threads": threads,
+        "median_epoch_seconds": statistics.median(r["train_seconds"] for r in records),
+        "examples_per_second": statistics.median(r["examples_per_second"] for r in records),
+        "final_test_correct": records[-1]["test_correct"],
+        "best_test_correct": max(r["test_correct"] for r in records),
+        # how many test images the final network assigns to each class (argmax);
+        # a 0 is a class never predicted, e.g. a saturated output neuron
+        "final_predicted_per_class": [predicted.count(c) for c in range(args.sizes[-1])],
+    }
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print(f"median epoch {summary['median_epoch_seconds']:.2f} s, "
+              f"{summary['examples_per_second']:,.0f} examples/s; final "
+              f"{summary['final_test_correct']}, best {summary['best_test_correct']}")

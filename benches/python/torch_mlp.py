@@ -22,10 +22,8 @@ Example:
     python3 torch_mlp.py --sizes 784,100,10 --dtype float64 --json
 """
 
-from cli import parse_training_args, training_parser
-import json
+from cli import parse_training_args, report_epoch, report_summary, training_parser
 import os
-import statistics
 import sys
 import time
 
@@ -112,46 +110,9 @@ def main(args):
         with torch.no_grad():
             pred = net(te_x_t).argmax(dim=1)
         correct = int((pred == te_y_t).sum())
-        rec = {
-            "epoch": epoch,
-            "test_correct": correct,
-            "test_total": int(te_y_t.shape[0]),
-            "train_seconds": train_seconds,
-            "examples_per_second": n / train_seconds,
-            "classes_predicted": int(torch.unique(pred).numel()),
-        }
-        records.append(rec)
-        print(f"Epoch {epoch}: {correct} / {te_y_t.shape[0]}  "
-              f"(train {train_seconds:.2f} s, {n / train_seconds:,.0f} examples/s, "
-              f"{rec['classes_predicted']} classes predicted)", file=human, flush=True)
-        if args.json:
-            print(json.dumps(rec), flush=True)
+        report_epoch(args, records, epoch, pred.tolist(), correct, n, train_seconds, human)
 
-    summary = {
-        "summary": True,
-        "impl": impl,
-        "dtype": args.dtype,
-        "sizes": args.sizes,
-        "batch_size": m,
-        "eta": args.eta,
-        "seed": args.seed,
-        "epochs": args.epochs,
-        "threads": torch.get_num_threads(),
-        "median_epoch_seconds": statistics.median(r["train_seconds"] for r in records),
-        "examples_per_second": statistics.median(r["examples_per_second"] for r in records),
-        "final_test_correct": records[-1]["test_correct"],
-        "best_test_correct": max(r["test_correct"] for r in records),
-        # how many test images the final network assigns to each class (argmax);
-        # a 0 is a class never predicted, e.g. a saturated output neuron
-        "final_predicted_per_class": torch.bincount(pred, minlength=args.sizes[-1]).tolist(),
-    }
-    if args.json:
-        print(json.dumps(summary), flush=True)
-    else:
-        print(f"median epoch {summary['median_epoch_seconds']:.2f} s, "
-              f"{summary['examples_per_second']:,.0f} examples/s; final "
-              f"{summary['final_test_correct']}, best {summary['best_test_correct']}")
-
+    report_summary(args, impl, torch.get_num_threads(), records, pred.tolist())
 
 if __name__ == "__main__":
     main(ARGS)

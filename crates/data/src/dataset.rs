@@ -57,7 +57,6 @@ impl<F: Float> Dataset<F> {
     pub fn load(images: impl AsRef<Path>, labels: impl AsRef<Path>, classes: usize) -> Result<Self> {
         let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
         let images = read_idx(images_path)?;
-        check_kind(images_path, &images, Kind::Images)?;
         let labels = read_idx(labels_path)?;
         Self::from_idx((&images, images_path), (&labels, labels_path), classes)
     }
