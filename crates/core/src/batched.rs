@@ -1,10 +1,10 @@
 //! The batched engine: forward pass and BP1–BP4 for a whole mini-batch `X = [x_1 … x_m]`
 //! through matrix–matrix products, into buffers allocated once.
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 
-use crate::{Error, Float, Network, Result, gemm};
+use crate::{Activation, Cost, Error, Float, Gradients, Network, Result, Sgd, gemm, layers::Layers};
 
 /// The buffers of the batched forward and backward passes, allocated once for batches of up
 /// to `capacity` examples, so that a training step allocates nothing (on the engine's
@@ -46,103 +46,50 @@ impl<F: Float> Workspace<F> {
     }
 }
 
-/// The hyper-parameters of a stochastic gradient descent step.
-///
-/// `W ← (1 − ηλ/n) W − (η/m) ∇W`, `b ← b − (η/m) ∇b`, with `∇W, ∇b` summed over the `m`
-/// examples of the mini-batch, and `n` the size of the training set (network2.py's L2
-/// regularisation; `λ = 0` is network.py's plain SGD).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sgd {
-    eta: f64,
-    lambda: f64,
-    n: usize,
-}
-
-impl Sgd {
-    /// Plain SGD with learning rate `η` (finite, > 0).
-    pub fn new(eta: f64) -> Result<Self> {
-        if !(eta.is_finite() && eta > 0.0) {
-            return Err(Error::HyperParameter {
-                name: "eta",
-                value: eta,
-                requirement: "must be finite and positive",
-            });
-        }
-        Ok(Sgd { eta, lambda: 0.0, n: 1 })
-    }
-
-    /// Adds L2 regularisation `λ` (finite, ≥ 0) for a training set of `n` examples.
-    pub fn with_l2(self, lambda: f64, n: usize) -> Result<Self> {
-        if !(lambda.is_finite() && lambda >= 0.0) {
-            return Err(Error::HyperParameter {
-                name: "lambda",
-                value: lambda,
-                requirement: "must be finite and non-negative",
-            });
-        }
-        if n == 0 {
-            return Err(Error::HyperParameter {
-                name: "n",
-                value: 0.0,
-                requirement: "(the training set size) must be at least 1",
-            });
-        }
-        Ok(Sgd { lambda, n, ..self })
-    }
-
-    /// The learning rate η.
-    pub fn eta(&self) -> f64 {
-        self.eta
-    }
-
-    /// The L2 regularisation λ.
-    pub fn lambda(&self) -> f64 {
-        self.lambda
-    }
-
-    /// `(α, β) = (−η/m, 1 − ηλ/n)` of the update `W ← β W + α ∇W` for a batch of `m`.
-    pub(crate) fn coefficients<F: Float>(&self, m: usize) -> (F, F) {
-        let alpha = -self.eta / m as f64;
-        let beta = 1.0 - self.eta * self.lambda / self.n as f64;
-        (F::from_f64(alpha), F::from_f64(beta))
-    }
-}
-
-/// The gradient of the mean cost `C = (1/m) Σ_x C_x` of a batch, from
-/// [`Network::backprop`] or [`Network::backprop_per_example`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Gradients<F: Float> {
-    /// `[l-1] = ∂C/∂W^l: (n_l × n_{l-1})`, row-major like `W^l`.
-    pub nabla_w: Vec<Array2<F>>,
-    /// `[l-1] = ∂C/∂b^l: (n_l)`.
-    pub nabla_b: Vec<Array1<F>>,
-}
-
 impl<F: Float> Network<F> {
     /// A workspace for batches of up to `capacity` examples.
+    ///
+    /// # Panics
+    /// If its buffers cannot be allocated: [`Network::try_workspace`] returns that as an error.
     pub fn workspace(&self, capacity: usize) -> Workspace<F> {
-        let buffers = || -> Vec<Array2<F>> {
+        self.try_workspace(capacity).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A workspace for batches of up to `capacity` examples, or an error naming the bytes
+    /// its buffers would need if they cannot be allocated.
+    pub fn try_workspace(&self, capacity: usize) -> Result<Workspace<F>> {
+        let buffers = || -> Result<Vec<Array2<F>>> {
             self.sizes()[1..]
                 .iter()
-                .map(|&n| Array2::zeros((n, capacity).f()))
+                .map(|&n| {
+                    let too_large = |bytes| Error::Allocation {
+                        what: format!("a workspace for batches of {capacity} on sizes {:?}", self.sizes()),
+                        bytes,
+                    };
+                    let len = n.checked_mul(capacity).ok_or_else(|| too_large(None))?;
+                    let mut v = Vec::new();
+                    v.try_reserve_exact(len)
+                        .map_err(|_| too_large(len.checked_mul(std::mem::size_of::<F>())))?;
+                    v.resize(len, F::zero());
+                    Ok(Array2::from_shape_vec((n, capacity).f(), v).expect("sized for its shape"))
+                })
                 .collect()
         };
-        Workspace {
+        Ok(Workspace {
             sizes: self.sizes().to_vec(),
             capacity,
             m: 0,
             delta_m: 0,
-            z: buffers(),
-            a: buffers(),
-            delta: buffers(),
-        }
+            z: buffers()?,
+            a: buffers()?,
+            delta: buffers()?,
+        })
     }
 
     /// Zero gradients shaped like the parameters.
     pub fn zero_gradients(&self) -> Gradients<F> {
         Gradients {
-            nabla_w: self.weights.iter().map(|w| Array2::zeros(w.raw_dim())).collect(),
-            nabla_b: self.biases.iter().map(|b| Array1::zeros(b.raw_dim())).collect(),
+            layers: self.params.zeros_like().expect("allocated once already, for the parameters"),
         }
     }
 
@@ -164,22 +111,12 @@ impl<F: Float> Network<F> {
         let m = self.check_workspace(&x, Some(&y), ws)?;
         let (alpha, beta) = sgd.coefficients::<F>(m);
         self.forward_unchecked(x, ws);
-        self.output_error(y, ws);
-        for l in (1..self.sizes().len()).rev() {
-            if l > 1 {
-                self.backpropagate_error(l, ws);
-            }
-            let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
-            let a_prev = if l == 1 {
-                x.view()
-            } else {
-                ws.a[l - 2].slice(s![.., ..m])
-            }; // (n_{l-1} × m)
-            // BP4 and BP3 fused with the update:
-            // W^l ← β W^l + α Δ^l (A^{l-1})ᵀ, b^l ← b^l + α Δ^l 1.
-            let (w, b) = (self.weights[l - 1].view_mut(), self.biases[l - 1].view_mut());
-            update_layer(alpha, delta, a_prev, (beta, w), (F::one(), b));
-        }
+        let Network {
+            params,
+            activations,
+            cost,
+        } = self;
+        backward(activations, *cost, x, y, ws, &mut Fused { params, alpha, beta });
         Ok(())
     }
 
@@ -197,23 +134,13 @@ impl<F: Float> Network<F> {
     ) -> Result<()> {
         let m = self.check_workspace(&x, Some(&y), ws)?;
         self.check_gradients(grads);
-        let inv_m = F::one() / F::from_usize(m);
         self.forward_unchecked(x, ws);
-        self.output_error(y, ws);
-        for l in (1..self.sizes().len()).rev() {
-            if l > 1 {
-                self.backpropagate_error(l, ws);
-            }
-            let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
-            let a_prev = if l == 1 {
-                x.view()
-            } else {
-                ws.a[l - 2].slice(s![.., ..m])
-            }; // (n_{l-1} × m)
-            // BP4: ∇W^l = (1/m) Δ^l (A^{l-1})ᵀ; BP3: ∇b^l = (1/m) Δ^l 1.
-            let (nabla_w, nabla_b) = (grads.nabla_w[l - 1].view_mut(), grads.nabla_b[l - 1].view_mut());
-            update_layer(inv_m, delta, a_prev, (F::zero(), nabla_w), (F::zero(), nabla_b));
-        }
+        let sink = &mut IntoGradients {
+            params: &self.params,
+            grads: &mut grads.layers,
+            inv_m: F::one() / F::from_usize(m),
+        };
+        backward(&self.activations, self.cost(), x, y, ws, sink);
         Ok(())
     }
 
@@ -245,15 +172,8 @@ impl<F: Float> Network<F> {
     /// # Panics
     /// If `grads` is not shaped like the parameters (make it with [`Network::zero_gradients`]).
     pub(crate) fn check_gradients(&self, grads: &Gradients<F>) {
-        let shapes_match = grads.nabla_w.len() == self.weights.len()
-            && grads.nabla_w.iter().zip(&self.weights).all(|(g, w)| g.dim() == w.dim())
-            && grads
-                .nabla_b
-                .iter()
-                .map(|b| b.len())
-                .eq(self.biases.iter().map(|b| b.len()));
         assert!(
-            shapes_match,
+            grads.layers.sizes() == self.sizes(),
             "gradients are not shaped like the parameters: make them with Network::zero_gradients"
         );
     }
@@ -272,11 +192,7 @@ impl<F: Float> Network<F> {
             }; // (n_{l-1} × m)
             let mut z = ws.z[l - 1].slice_mut(s![.., ..m]); // (n_l × m)
             let mut a = todo[0].slice_mut(s![.., ..m]); // (n_l × m)
-            let (w, b, sigma) = (
-                self.weights[l - 1].view(),
-                self.biases[l - 1].view(),
-                &self.activations()[l - 1],
-            );
+            let (w, b, sigma) = (self.params.w(l), self.params.b(l), &self.activations()[l - 1]);
             let layer = |a_prev: ArrayView2<F>, mut z: ArrayViewMut2<F>, a: ArrayViewMut2<F>| {
                 gemm::forward(&w, &a_prev, &b, &mut z);
                 sigma.forward(z.view(), a);
@@ -292,43 +208,117 @@ impl<F: Float> Network<F> {
             }
         }
     }
+}
 
-    /// BP1: `Δ^L = ∇_a C ⊙ σ'(Z^L)`, or the cost's simplified form (cheap: never split).
-    fn output_error(&self, y: ArrayView2<F>, ws: &mut Workspace<F>) {
-        let (last, m) = (self.sizes().len() - 2, ws.m);
-        ws.delta_m = m;
-        self.cost().delta(
-            &self.activations()[last],
-            ws.z[last].slice(s![.., ..m]),
-            ws.a[last].slice(s![.., ..m]),
-            y,
-            ws.delta[last].slice_mut(s![.., ..m]),
-        );
+/// What the backward pass does with each layer's `Δ^l` and `A^{l-1}` once BP2 has used
+/// `W^l`: update the parameters in place ([`Fused`]) or write the gradient
+/// ([`IntoGradients`]). One backward pass serves both.
+trait LayerSink<F: Float> {
+    /// `W^l`, as it was before the sink touched layer `l` (BP2 reads it).
+    fn w(&self, l: usize) -> ArrayView2<'_, F>;
+
+    /// BP3 and BP4 for layer `l`: `Δ^l: (n_l × m)`, `A^{l-1}: (n_{l-1} × m)`.
+    fn layer(&mut self, l: usize, delta: ArrayView2<F>, a_prev: ArrayView2<F>);
+}
+
+/// The fused SGD update: `W^l ← β W^l + α Δ^l (A^{l-1})ᵀ`, `b^l ← b^l + α Δ^l 1`.
+struct Fused<'a, F> {
+    params: &'a mut Layers<F>,
+    alpha: F, // −η/m
+    beta: F,  // 1 − ηλ/n
+}
+
+impl<F: Float> LayerSink<F> for Fused<'_, F> {
+    fn w(&self, l: usize) -> ArrayView2<'_, F> {
+        self.params.w(l)
     }
 
-    /// BP2: `Δ^{l-1} = ((W^l)ᵀ Δ^l) ⊙ σ'(Z^{l-1})`, for `l ≥ 2` (the input layer's delta is
-    /// never needed). `(W^l)ᵀ` is never formed: the kernel reads the rows of `W^l`.
-    fn backpropagate_error(&self, l: usize, ws: &mut Workspace<F>) {
-        let m = ws.m;
-        let (lower, upper) = ws.delta.split_at_mut(l - 1);
-        let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
-        let mut delta_prev = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
-        let (z, a) = (ws.z[l - 2].slice(s![.., ..m]), ws.a[l - 2].slice(s![.., ..m])); // (n_{l-1} × m)
-        let (w, sigma) = (self.weights[l - 1].view(), &self.activations()[l - 2]);
-        let step = |delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {
-            gemm::tn(&w, &delta, &mut delta_prev);
-            sigma.backward(z, a, delta_prev);
-        };
-        let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
-        if cols == m {
-            step(delta, delta_prev, z, a);
-        } else {
-            (delta.axis_chunks_iter(Axis(1), cols).into_par_iter())
-                .zip(delta_prev.axis_chunks_iter_mut(Axis(1), cols))
-                .zip(z.axis_chunks_iter(Axis(1), cols))
-                .zip(a.axis_chunks_iter(Axis(1), cols))
-                .for_each(|(((delta, delta_prev), z), a)| step(delta, delta_prev, z, a));
+    fn layer(&mut self, l: usize, delta: ArrayView2<F>, a_prev: ArrayView2<F>) {
+        let (w, b) = self.params.layer_mut(l);
+        update_layer(self.alpha, delta, a_prev, (self.beta, w), (F::one(), b));
+    }
+}
+
+/// The gradient: `∇W^l = (1/m) Δ^l (A^{l-1})ᵀ` (BP4), `∇b^l = (1/m) Δ^l 1` (BP3).
+struct IntoGradients<'a, F> {
+    params: &'a Layers<F>,
+    grads: &'a mut Layers<F>,
+    inv_m: F, // 1/m
+}
+
+impl<F: Float> LayerSink<F> for IntoGradients<'_, F> {
+    fn w(&self, l: usize) -> ArrayView2<'_, F> {
+        self.params.w(l)
+    }
+
+    fn layer(&mut self, l: usize, delta: ArrayView2<F>, a_prev: ArrayView2<F>) {
+        let (nabla_w, nabla_b) = self.grads.layer_mut(l);
+        update_layer(self.inv_m, delta, a_prev, (F::zero(), nabla_w), (F::zero(), nabla_b));
+    }
+}
+
+/// The backward pass after [`Network::forward_unchecked`] has filled `ws` for the batch
+/// `X: (n_0 × m)`: BP1 for `Δ^L`, then for `l = L … 1` BP2 (`Δ^{l-1}` from `W^l`, for
+/// `l ≥ 2`) followed by the sink's BP3/BP4 for layer `l`.
+fn backward<F: Float>(
+    activations: &[Activation<F>],
+    cost: Cost,
+    x: ArrayView2<F>,
+    y: ArrayView2<F>,
+    ws: &mut Workspace<F>,
+    sink: &mut impl LayerSink<F>,
+) {
+    output_error(activations, cost, y, ws);
+    let m = ws.m;
+    for l in (1..=activations.len()).rev() {
+        if l > 1 {
+            backpropagate_error(sink.w(l), &activations[l - 2], l, ws);
         }
+        let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
+        let a_prev = if l == 1 {
+            x.view()
+        } else {
+            ws.a[l - 2].slice(s![.., ..m])
+        }; // A^{l-1}: (n_{l-1} × m)
+        sink.layer(l, delta, a_prev);
+    }
+}
+
+/// BP1: `Δ^L = ∇_a C ⊙ σ'(Z^L)`, or the cost's simplified form (cheap: never split).
+fn output_error<F: Float>(activations: &[Activation<F>], cost: Cost, y: ArrayView2<F>, ws: &mut Workspace<F>) {
+    let (last, m) = (activations.len() - 1, ws.m);
+    ws.delta_m = m;
+    cost.delta(
+        &activations[last],
+        ws.z[last].slice(s![.., ..m]),
+        ws.a[last].slice(s![.., ..m]),
+        y,
+        ws.delta[last].slice_mut(s![.., ..m]),
+    );
+}
+
+/// BP2: `Δ^{l-1} = ((W^l)ᵀ Δ^l) ⊙ σ'(Z^{l-1})`, for `l ≥ 2` (the input layer's delta is
+/// never needed), with `sigma` the activation of layer `l − 1`. `(W^l)ᵀ` is never formed:
+/// the kernel reads the rows of `W^l`.
+fn backpropagate_error<F: Float>(w: ArrayView2<F>, sigma: &Activation<F>, l: usize, ws: &mut Workspace<F>) {
+    let m = ws.m;
+    let (lower, upper) = ws.delta.split_at_mut(l - 1);
+    let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
+    let mut delta_prev = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
+    let (z, a) = (ws.z[l - 2].slice(s![.., ..m]), ws.a[l - 2].slice(s![.., ..m])); // (n_{l-1} × m)
+    let step = |delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {
+        gemm::tn(&w, &delta, &mut delta_prev);
+        sigma.backward(z, a, delta_prev);
+    };
+    let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
+    if cols == m {
+        step(delta, delta_prev, z, a);
+    } else {
+        (delta.axis_chunks_iter(Axis(1), cols).into_par_iter())
+            .zip(delta_prev.axis_chunks_iter_mut(Axis(1), cols))
+            .zip(z.axis_chunks_iter(Axis(1), cols))
+            .zip(a.axis_chunks_iter(Axis(1), cols))
+            .for_each(|(((delta, delta_prev), z), a)| step(delta, delta_prev, z, a));
     }
 }
 

@@ -3,7 +3,7 @@
 /// An error from building, training or evaluating a [`Network`](crate::Network).
 ///
 /// Every message names the shapes or values involved; most end with a hint.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// `sizes` has fewer than two layers, or a layer with no neurons.
@@ -95,12 +95,27 @@ pub enum Error {
         requirement: &'static str,
     },
 
-    /// A file could not be read or written.
-    #[error("{path}: {message}")]
-    Io { path: std::path::PathBuf, message: String },
+    /// A file could not be read or written. The operating system's error is the source
+    /// (shared, so that the error stays `Clone`).
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+
+    /// Buffers too large to allocate (or to count in bytes at all).
+    #[error(
+        "cannot allocate {what}: {}",
+        match bytes {
+            Some(b) => format!("{b} bytes needed, more than this machine can give"),
+            None => "more bytes than an address can count".to_string(),
+        }
+    )]
+    Allocation { what: String, bytes: Option<usize> },
 
     /// A saved model that cannot be loaded (or a network that cannot be saved).
-    #[error("{path}: {problem}")]
+    #[error("{}: {problem}", path.display())]
     ModelFile { path: std::path::PathBuf, problem: String },
 
     /// A cost whose formula is undefined for the output layer's values.
@@ -113,6 +128,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error of an I/O operation on `path`.
+    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source: std::sync::Arc::new(source),
+        }
+    }
+
     /// This error as found in the model file `path`.
     pub(crate) fn in_file(self, path: &std::path::Path) -> Error {
         match self {

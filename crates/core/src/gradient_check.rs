@@ -45,8 +45,11 @@ pub struct GradientCheck {
 impl<F: Float> Network<F> {
     fn parameter_mut(&mut self, p: Parameter) -> &mut F {
         match p {
-            Parameter::Weight { layer, j, k } => &mut self.weights[layer - 1][[j, k]],
-            Parameter::Bias { layer, j } => &mut self.biases[layer - 1][j],
+            Parameter::Weight { layer, j, k } => {
+                let cols = self.sizes()[layer - 1];
+                &mut self.params.layer_mut(layer).0.into_slice().expect("W^l is contiguous")[j * cols + k]
+            }
+            Parameter::Bias { layer, j } => &mut self.params.layer_mut(layer).1.into_slice().expect("contiguous")[j],
         }
     }
 
@@ -95,7 +98,8 @@ pub fn numerical_gradient<F: Float>(
     let mut probe = net.clone();
     let mut grads = net.zero_gradients();
     let eps = F::from_f64(epsilon);
-    for (layer, (nabla_w, nabla_b)) in (1..).zip(grads.nabla_w.iter_mut().zip(&mut grads.nabla_b)) {
+    for layer in 1..net.num_layers() {
+        let (mut nabla_w, mut nabla_b) = grads.layers.layer_mut(layer);
         for ((j, k), g) in nabla_w.indexed_iter_mut() {
             *g = (probe.cost_moved(Parameter::Weight { layer, j, k }, eps, x, y, &mut ws)? - base) / eps;
         }
@@ -135,7 +139,7 @@ pub fn gradient_check<F: Float>(
         worst_parameter: Parameter::Bias { layer: 1, j: 0 },
         parameters: net.num_parameters(),
     };
-    for (layer, (nabla_w, nabla_b)) in (1..).zip(grads.nabla_w.iter().zip(&grads.nabla_b)) {
+    for (layer, (nabla_w, nabla_b)) in (1..).zip(grads.nabla_w().into_iter().zip(grads.nabla_b())) {
         let weights = nabla_w
             .indexed_iter()
             .map(|((j, k), &g)| (Parameter::Weight { layer, j, k }, g));

@@ -34,8 +34,16 @@
 //! | BP2 | `Δ^l = ((W^{l+1})ᵀ Δ^{l+1}) ⊙ σ'(Z^l)` | [`Network::backprop`], [`Activation::backward`] |
 //! | BP3 | `∂C/∂b^l = (1/m) Δ^l 1` | [`Network::backprop`] |
 //! | BP4 | `∂C/∂W^l = (1/m) Δ^l (A^{l-1})ᵀ` | [`Network::backprop`] |
-//! | SGD | `W^l ← (1 − ηλ/n) W^l − (η/m) Δ^l (A^{l-1})ᵀ` as one GEMM | [`Network::sgd_step`] |
-//! | eq. 46 | `∂C/∂p ≈ (C(p + ε) − C(p − ε)) / 2ε` | [`gradient_check`] |
+//! | SGD | `W^l ← (1 − ηλ/n) W^l − (η/m) Δ^l (A^{l-1})ᵀ` as one GEMM | [`Network::sgd_step`]; unfused: [`Network::backprop`], then [`Sgd::apply`] |
+//! | eq. 46 | `∂C/∂p ≈ (C(p + ε) − C(p)) / ε` | [`numerical_gradient`] |
+//! | eq. 46, central | `∂C/∂p ≈ (C(p + ε) − C(p − ε)) / 2ε` | [`gradient_check`] |
+//!
+//! The parameters `[W^1, b^1, …, W^L, b^L]` live in one 64-byte-aligned buffer
+//! ([`Network::parameters`]); [`Network::weights`] and [`Network::biases`] are views into it,
+//! and [`Gradients`] are laid out the same way.
+//!
+//! Training loops (epochs, shuffles, evaluation, early stopping, checkpoints) live in the
+//! `batchprop-train` crate; this one is the step.
 //!
 //! ## Example
 //!
@@ -47,7 +55,7 @@
 //! // XOR, one example per column.
 //! let x = array![[0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0]];
 //! let y = array![[0.0, 1.0, 1.0, 0.0]];
-//! let labels = [0u8, 1, 1, 0];
+//! let labels = [0u32, 1, 1, 0];
 //!
 //! let mut rng = ChaCha8Rng::seed_from_u64(1);
 //! let mut net = Network::<f64>::new(&[2, 4, 1], &mut rng)?;
@@ -57,7 +65,7 @@
 //!     net.sgd_step(x.view(), y.view(), &sgd, &mut ws)?;
 //! }
 //! let out = net.forward(x.view(), &mut ws)?;
-//! let predicted: Vec<u8> = out.iter().map(|&a| u8::from(a > 0.5)).collect();
+//! let predicted: Vec<u32> = out.iter().map(|&a| u32::from(a > 0.5)).collect();
 //! assert_eq!(predicted, labels);
 //! # Ok::<(), batchprop::Error>(())
 //! ```
@@ -68,6 +76,7 @@ extern crate blas_src as _;
 
 mod activation;
 mod batched;
+mod layers;
 mod cost;
 mod error;
 mod float;
@@ -76,17 +85,19 @@ mod gradient_check;
 mod network;
 mod per_example;
 mod save;
+mod update;
 
 pub use activation::{Activation, Elementwise, sigmoid};
-pub use batched::{Gradients, Sgd, Workspace};
+pub use batched::Workspace;
 pub use cost::Cost;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gemm::{Backend, Isa};
 pub use gradient_check::{GradientCheck, Parameter, gradient_check, numerical_gradient};
-pub use network::{EVAL_CHUNK, Init, Network, NetworkBuilder, argmax, one_hot};
+pub use network::{Gradients, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use per_example::PerExampleWorkspace;
 pub use save::write_atomically;
+pub use update::Sgd;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

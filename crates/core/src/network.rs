@@ -1,23 +1,55 @@
 //! The network: layer sizes, parameters, activations and cost; construction and evaluation.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, s};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
-use crate::{Activation, Cost, Error, Float, Result};
+use crate::{Activation, Cost, Error, Float, Result, layers::Layers};
 
 /// A fully-connected feed-forward network, as network.py's `Network` class.
 ///
 /// Layers are numbered as in the contract at the top of the crate: 0 is the input, `L` the
 /// output; `weights()[l - 1]` is `W^l` and `biases()[l - 1]` is `b^l`.
+///
+/// The parameters live in one 64-byte-aligned buffer, `[W^1, b^1, …, W^L, b^L]`;
+/// [`Network::weights`] and [`Network::biases`] are views into it.
 #[derive(Clone, Debug)]
 pub struct Network<F: Float> {
-    sizes: Vec<usize>,                  // [n_0, n_1, …, n_L]
-    pub(crate) weights: Vec<Array2<F>>, // [l-1] = W^l: (n_l × n_{l-1}), row-major
-    pub(crate) biases: Vec<Array1<F>>,  // [l-1] = b^l: (n_l)
-    activations: Vec<Activation<F>>,    // [l-1] = σ of layer l
-    cost: Cost,
+    pub(crate) params: Layers<F>,    // [W^1, b^1, …]: W^l (n_l × n_{l-1}) row-major, b^l (n_l)
+    pub(crate) activations: Vec<Activation<F>>, // [l-1] = σ of layer l
+    pub(crate) cost: Cost,
+}
+
+/// The gradient of the mean cost `C = (1/m) Σ_x C_x` of a batch, from
+/// [`Network::backprop`] or [`Network::backprop_per_example`], in one buffer laid out as the
+/// network's parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<F: Float> {
+    pub(crate) layers: Layers<F>, // [∇W^1, ∇b^1, …]: ∂C/∂W^l (n_l × n_{l-1}) row-major, ∂C/∂b^l (n_l)
+}
+
+impl<F: Float> Gradients<F> {
+    /// `[∂C/∂W^1, …, ∂C/∂W^L]`, each `(n_l × n_{l-1})` like `W^l`.
+    pub fn nabla_w(&self) -> Vec<ArrayView2<'_, F>> {
+        self.layers.all_w()
+    }
+
+    /// `[∂C/∂b^1, …, ∂C/∂b^L]`, each of length `n_l`.
+    pub fn nabla_b(&self) -> Vec<ArrayView1<'_, F>> {
+        self.layers.all_b()
+    }
+
+    /// Every entry in one slice, laid out as [`Network::parameters`].
+    pub fn as_slice(&self) -> &[F] {
+        self.layers.as_slice()
+    }
+
+    /// Every entry in one writable slice (to sum gradients from several sources, say),
+    /// laid out as [`Network::parameters`]. Keep the padding between arrays zero.
+    pub fn as_mut_slice(&mut self) -> &mut [F] {
+        self.layers.as_mut_slice()
+    }
 }
 
 /// How [`NetworkBuilder::build`] draws the initial parameters.
@@ -83,28 +115,29 @@ impl<F: Float> NetworkBuilder<F> {
         check_sizes(&self.sizes)?;
         let sizes = self.sizes;
         let layers = sizes.len() - 1;
+        let mut activations = vec![self.hidden; layers - 1];
+        activations.push(self.output);
+        self.cost.check_output(&activations[layers - 1])?;
+        let mut params = Layers::zeros(&sizes)?;
         let mut normal = |scale: f64| {
             let v: f64 = StandardNormal.sample(rng);
             F::from_f64(scale * v)
         };
-        let biases: Vec<Array1<F>> = sizes[1..]
-            .iter()
-            .map(|&n| Array1::from_shape_simple_fn(n, || normal(1.0)))
-            .collect();
-        let weights = sizes
-            .windows(2)
-            .map(|pair| {
-                let (n_in, n_out) = (pair[0], pair[1]);
-                let scale = match self.init {
-                    Init::Standard => 1.0,
-                    Init::Scaled => 1.0 / (n_in as f64).sqrt(),
-                };
-                Array2::from_shape_simple_fn((n_out, n_in), || normal(scale))
-            })
-            .collect();
-        let mut activations = vec![self.hidden; layers - 1];
-        activations.push(self.output);
-        Network::from_parameters(&sizes, weights, biases, activations, self.cost)
+        for l in 1..=layers {
+            params.layer_mut(l).1.iter_mut().for_each(|b| *b = normal(1.0));
+        }
+        for l in 1..=layers {
+            let scale = match self.init {
+                Init::Standard => 1.0,
+                Init::Scaled => 1.0 / (sizes[l - 1] as f64).sqrt(),
+            };
+            params.layer_mut(l).0.iter_mut().for_each(|w| *w = normal(scale));
+        }
+        Ok(Network {
+            params,
+            activations,
+            cost: self.cost,
+        })
     }
 }
 
@@ -200,22 +233,15 @@ impl<F: Float> Network<F> {
             check_finite(format!("b^{l} (biases[{}])", l - 1), b)?;
         }
         cost.check_output(&activations[layers - 1])?;
-        // Row-major, as the contract says and the kernels read: a column-major W would send
-        // every product through the general (allocating) path.
-        let weights = weights
-            .into_iter()
-            .map(|w| {
-                if w.is_standard_layout() {
-                    w
-                } else {
-                    w.as_standard_layout().into_owned()
-                }
-            })
-            .collect();
+        // Copied into the aligned buffer, row-major whatever the layout given.
+        let mut params = Layers::zeros(sizes)?;
+        for (l, (w, b)) in (1..).zip(weights.iter().zip(&biases)) {
+            let (mut w_l, mut b_l) = params.layer_mut(l);
+            w_l.assign(w);
+            b_l.assign(b);
+        }
         Ok(Network {
-            sizes: sizes.to_vec(),
-            weights,
-            biases,
+            params,
             activations,
             cost,
         })
@@ -223,22 +249,51 @@ impl<F: Float> Network<F> {
 
     /// `[n_0, n_1, …, n_L]`.
     pub fn sizes(&self) -> &[usize] {
-        &self.sizes
+        self.params.sizes()
     }
 
     /// `L + 1`, counting the input layer, as network.py's `num_layers`.
     pub fn num_layers(&self) -> usize {
-        self.sizes.len()
+        self.sizes().len()
     }
 
-    /// `[W^1, …, W^L]`, `W^l` of shape `(n_l × n_{l-1})`.
-    pub fn weights(&self) -> &[Array2<F>] {
-        &self.weights
+    /// `[W^1, …, W^L]`, `W^l` of shape `(n_l × n_{l-1})`: views into the parameter buffer.
+    pub fn weights(&self) -> Vec<ArrayView2<'_, F>> {
+        self.params.all_w()
     }
 
-    /// `[b^1, …, b^L]`, `b^l` of length `n_l`.
-    pub fn biases(&self) -> &[Array1<F>] {
-        &self.biases
+    /// `[b^1, …, b^L]`, `b^l` of length `n_l`: views into the parameter buffer.
+    pub fn biases(&self) -> Vec<ArrayView1<'_, F>> {
+        self.params.all_b()
+    }
+
+    /// `W^l` and `b^l` of layer `l` (in `1..=L`), writable: to set the parameters by hand.
+    ///
+    /// # Panics
+    /// If `l` is not in `1..=L`.
+    pub fn layer_mut(&mut self, l: usize) -> (ArrayViewMut2<'_, F>, ArrayViewMut1<'_, F>) {
+        assert!((1..self.num_layers()).contains(&l), "layer {l} is not in 1..={}", self.num_layers() - 1);
+        self.params.layer_mut(l)
+    }
+
+    /// Every parameter in one slice: `W^1` (row-major), `b^1`, `W^2`, …, each array starting
+    /// on a 64-byte boundary, with zeros between them. To copy, compare or sum whole networks.
+    pub fn parameters(&self) -> &[F] {
+        self.params.as_slice()
+    }
+
+    /// [`Network::parameters`], writable (to restore a copy, or average replicas). Keep the
+    /// padding between arrays zero.
+    pub fn parameters_mut(&mut self) -> &mut [F] {
+        self.params.as_mut_slice()
+    }
+
+    /// The first non-finite parameter, as (`W^l` or `b^l`, its value), if any.
+    pub fn first_non_finite(&self) -> Option<(String, F)> {
+        (1..self.num_layers()).find_map(|l| {
+            let w = self.params.w(l).iter().find(|v| !v.is_finite()).map(|&v| (format!("W^{l}"), v));
+            w.or_else(|| self.params.b(l).iter().find(|v| !v.is_finite()).map(|&v| (format!("b^{l}"), v)))
+        })
     }
 
     /// The activation of each layer after the input, `[σ^1, …, σ^L]`.
@@ -253,15 +308,16 @@ impl<F: Float> Network<F> {
 
     /// The number of weights and biases, `P`.
     pub fn num_parameters(&self) -> usize {
-        self.sizes.windows(2).map(|p| p[1] * (p[0] + 1)).sum()
+        self.sizes().windows(2).map(|p| p[1] * (p[0] + 1)).sum()
     }
 
     /// Checks `X: (n_0 × m)` and `Y: (n_L × m)` against the network; returns `m ≥ 1`.
     pub(crate) fn check_batch(&self, x: &ArrayView2<F>, y: Option<&ArrayView2<F>>) -> Result<usize> {
-        let (n_in, n_out) = (self.sizes[0], self.sizes[self.sizes.len() - 1]);
+        let sizes = self.sizes();
+        let (n_in, n_out) = (sizes[0], sizes[sizes.len() - 1]);
         if x.nrows() != n_in {
             return Err(Error::InputRows {
-                sizes: self.sizes.clone(),
+                sizes: sizes.to_vec(),
                 expected: n_in,
                 rows: x.nrows(),
                 cols: x.ncols(),
@@ -270,7 +326,7 @@ impl<F: Float> Network<F> {
         if let Some(y) = y {
             if y.nrows() != n_out {
                 return Err(Error::TargetRows {
-                    sizes: self.sizes.clone(),
+                    sizes: sizes.to_vec(),
                     expected: n_out,
                     rows: y.nrows(),
                     cols: y.ncols(),
@@ -300,12 +356,12 @@ impl<F: Float> Network<F> {
 
     /// The number of columns of `X: (n_0 × N)` whose most active output neuron is the label
     /// (network.py's `evaluate`).
-    pub fn accuracy<L: Copy + Into<usize> + Sync>(&self, x: ArrayView2<F>, labels: &[L]) -> Result<usize> {
-        let classes = self.sizes[self.sizes.len() - 1];
+    pub fn accuracy(&self, x: ArrayView2<F>, labels: &[u32]) -> Result<usize> {
+        let classes = self.sizes()[self.num_layers() - 1];
         check_labels(x.ncols(), labels, classes)?;
         let counts = self.map_chunks(x, |start, a| {
             (a.columns().into_iter().zip(&labels[start..]))
-                .filter(|(column, label)| argmax(column.view()) == (**label).into())
+                .filter(|(column, label)| argmax(column.view()) == **label as usize)
                 .count()
         })?;
         Ok(counts.into_iter().sum())
@@ -327,10 +383,9 @@ impl<F: Float> Network<F> {
             self.cost.value(a, y.slice(s![.., start..start + a.ncols()]))
         })?;
         let cost = costs.into_iter().fold(F::zero(), |acc, c| acc + c);
-        let norms = self
-            .weights
-            .iter()
-            .fold(F::zero(), |acc, w| acc + w.fold(F::zero(), |s, &v| s + v * v));
+        let norms = (1..self.num_layers()).fold(F::zero(), |acc, l| {
+            acc + self.params.w(l).fold(F::zero(), |s, &v| s + v * v)
+        });
         let n = F::from_usize(n);
         Ok(cost / n + F::from_f64(0.5 * lambda) / n * norms)
     }
@@ -355,21 +410,21 @@ impl<F: Float> Network<F> {
 }
 
 /// Columns per forward pass when evaluating a whole data set.
-pub const EVAL_CHUNK: usize = 1000;
+pub(crate) const EVAL_CHUNK: usize = 1000;
 
 /// Checks `labels` against `examples` columns and `classes` output neurons.
-pub(crate) fn check_labels<L: Copy + Into<usize>>(examples: usize, labels: &[L], classes: usize) -> Result<()> {
+pub(crate) fn check_labels(examples: usize, labels: &[u32], classes: usize) -> Result<()> {
     if labels.len() != examples {
         return Err(Error::LabelCount {
             examples,
             labels: labels.len(),
         });
     }
-    match labels.iter().position(|&l| l.into() >= classes) {
+    match labels.iter().position(|&l| l as usize >= classes) {
         None => Ok(()),
         Some(index) => Err(Error::LabelOutOfRange {
             index,
-            label: labels[index].into(),
+            label: labels[index] as usize,
             classes,
         }),
     }
@@ -393,11 +448,11 @@ pub fn argmax<F: Float>(column: ndarray::ArrayView1<F>) -> usize {
 
 /// The one-hot targets `Y: (classes × N)` for class labels, as network.py's
 /// `vectorized_result` for a whole data set.
-pub fn one_hot<F: Float, L: Copy + Into<usize>>(labels: &[L], classes: usize) -> Result<Array2<F>> {
+pub fn one_hot<F: Float>(labels: &[u32], classes: usize) -> Result<Array2<F>> {
     check_labels(labels.len(), labels, classes)?;
     let mut y = Array2::zeros((classes, labels.len()));
     for (j, &label) in labels.iter().enumerate() {
-        y[[label.into(), j]] = F::one();
+        y[[label as usize, j]] = F::one();
     }
     Ok(y)
 }

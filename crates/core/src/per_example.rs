@@ -7,7 +7,7 @@
 //! kernels as the batched engine with `m = 1` (matrix–vector products, and rank-1 updates of
 //! `∇W`), so that comparing the two compares the algorithms, not the kernels.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip};
 
 use crate::{Error, Float, Gradients, Network, Result, Sgd, gemm};
 
@@ -18,8 +18,16 @@ pub struct PerExampleWorkspace<F: Float> {
     z: Vec<Array1<F>>,       // [l-1] = z^l: (n_l)
     a: Vec<Array1<F>>,       // [l-1] = a^l: (n_l); a^0 = x is the caller's
     delta: Vec<Array1<F>>,   // [l-1] = δ^l: (n_l)
-    nabla_w: Vec<Array2<F>>, // [l-1] = Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major
-    nabla_b: Vec<Array1<F>>, // [l-1] = Σ_x ∂C_x/∂b^l: (n_l)
+    nabla: Gradients<F>,     // Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major; Σ_x ∂C_x/∂b^l: (n_l)
+    cost: F,                 // Σ_x C_x over the last batch
+}
+
+impl<F: Float> PerExampleWorkspace<F> {
+    /// `Σ_x C_x` over the examples of the last batch, each measured in its own forward pass
+    /// (before the batch's update).
+    pub fn batch_cost_sum(&self) -> F {
+        self.cost
+    }
 }
 
 impl<F: Float> Network<F> {
@@ -27,14 +35,13 @@ impl<F: Float> Network<F> {
     /// [`Network::backprop_per_example`].
     pub fn per_example_workspace(&self) -> PerExampleWorkspace<F> {
         let vectors = || -> Vec<Array1<F>> { self.sizes()[1..].iter().map(|&n| Array1::zeros(n)).collect() };
-        let gradients = self.zero_gradients();
         PerExampleWorkspace {
             sizes: self.sizes().to_vec(),
             z: vectors(),
             a: vectors(),
             delta: vectors(),
-            nabla_w: gradients.nabla_w,
-            nabla_b: gradients.nabla_b,
+            nabla: self.zero_gradients(),
+            cost: F::zero(),
         }
     }
 
@@ -51,11 +58,12 @@ impl<F: Float> Network<F> {
         let m = self.check_per_example(&x, &y, ws)?;
         let (alpha, beta) = sgd.coefficients::<F>(m);
         self.sum_example_gradients(x, y, ws);
-        for (w, nabla_w) in self.weights.iter_mut().zip(&ws.nabla_w) {
-            Zip::from(w).and(nabla_w).for_each(|w, &g| *w = beta * *w + alpha * g);
-        }
-        for (b, nabla_b) in self.biases.iter_mut().zip(&ws.nabla_b) {
-            b.scaled_add(alpha, nabla_b);
+        for l in 1..self.num_layers() {
+            let (mut w, mut b) = self.params.layer_mut(l);
+            Zip::from(&mut w)
+                .and(&ws.nabla.layers.w(l))
+                .for_each(|w, &g| *w = beta * *w + alpha * g);
+            b.scaled_add(alpha, &ws.nabla.layers.b(l));
         }
         Ok(())
     }
@@ -76,12 +84,10 @@ impl<F: Float> Network<F> {
         self.check_gradients(grads);
         let inv_m = F::one() / F::from_usize(m);
         self.sum_example_gradients(x, y, ws);
-        for (g, sum) in grads.nabla_w.iter_mut().zip(&ws.nabla_w) {
-            Zip::from(g).and(sum).for_each(|g, &s| *g = s * inv_m);
-        }
-        for (g, sum) in grads.nabla_b.iter_mut().zip(&ws.nabla_b) {
-            Zip::from(g).and(sum).for_each(|g, &s| *g = s * inv_m);
-        }
+        let sums = ws.nabla.as_slice();
+        Zip::from(grads.as_mut_slice())
+            .and(sums)
+            .for_each(|g, &s| *g = s * inv_m);
         Ok(())
     }
 
@@ -97,8 +103,8 @@ impl<F: Float> Network<F> {
 
     /// `ws.nabla_w, ws.nabla_b ← Σ_x ∇C_x` over the columns of a checked batch.
     fn sum_example_gradients(&self, x: ArrayView2<F>, y: ArrayView2<F>, ws: &mut PerExampleWorkspace<F>) {
-        ws.nabla_w.iter_mut().for_each(|g| g.fill(F::zero()));
-        ws.nabla_b.iter_mut().for_each(|g| g.fill(F::zero()));
+        ws.nabla.as_mut_slice().fill(F::zero());
+        ws.cost = F::zero();
         for (x, y) in x.columns().into_iter().zip(y.columns()) {
             self.backprop_example(x, y, ws);
         }
@@ -114,11 +120,12 @@ impl<F: Float> Network<F> {
             let a_prev = if l == 1 { x.view() } else { done[l - 2].view() }; // (n_{l-1})
             let mut z = ws.z[l - 1].view_mut().insert_axis(Axis(1)); // (n_l × 1)
             let a_prev = a_prev.insert_axis(Axis(1)); // (n_{l-1} × 1)
-            gemm::forward(&self.weights[l - 1].view(), &a_prev, &self.biases[l - 1].view(), &mut z);
+            gemm::forward(&self.params.w(l), &a_prev, &self.params.b(l), &mut z);
             self.activations()[l - 1].forward(z.view(), todo[0].view_mut().insert_axis(Axis(1)));
         }
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
         let last = layers - 1;
+        ws.cost += self.cost().value(ws.a[last].view().insert_axis(Axis(1)), y.insert_axis(Axis(1)));
         self.cost().delta(
             &self.activations()[last],
             ws.z[last].view().insert_axis(Axis(1)),
@@ -130,21 +137,16 @@ impl<F: Float> Network<F> {
             let (lower, upper) = ws.delta.split_at_mut(l - 1);
             let delta = upper[0].view().insert_axis(Axis(1)); // δ^l: (n_l × 1)
             let a_prev = if l == 1 { x.view() } else { ws.a[l - 2].view() }; // (n_{l-1})
+            let (mut nabla_w, mut nabla_b) = ws.nabla.layers.layer_mut(l);
             // BP3: ∂C/∂b^l = δ^l.
-            ws.nabla_b[l - 1] += &delta.column(0);
+            nabla_b += &delta.column(0);
             // BP4: ∂C/∂W^l = δ^l (a^{l-1})ᵀ, a rank-1 update of the sum.
             let one = F::one();
-            gemm::nt(
-                one,
-                &delta,
-                &a_prev.insert_axis(Axis(1)),
-                one,
-                &mut ws.nabla_w[l - 1].view_mut(),
-            );
+            gemm::nt(one, &delta, &a_prev.insert_axis(Axis(1)), one, &mut nabla_w);
             // BP2: δ^{l-1} = ((W^l)ᵀ δ^l) ⊙ σ'(z^{l-1}).
             if l > 1 {
                 let mut delta_prev = lower[l - 2].view_mut().insert_axis(Axis(1)); // (n_{l-1} × 1)
-                gemm::tn(&self.weights[l - 1].view(), &delta, &mut delta_prev);
+                gemm::tn(&self.params.w(l), &delta, &mut delta_prev);
                 self.activations()[l - 2].backward(
                     ws.z[l - 2].view().insert_axis(Axis(1)),
                     ws.a[l - 2].view().insert_axis(Axis(1)),

@@ -8,13 +8,15 @@
 //!   "cost": "QuadraticCost",                 // network2.py's class name
 //!   "activations": ["sigmoid", "sigmoid"],   // one per layer after the input
 //!   "dtype": "f32",                          // the precision of the numbers
+//!   "format_version": 1,                     // this layout's version
 //!   "training": { … }                        // optional: a tool's state, to resume training
 //! }
 //! ```
 //!
 //! network2.py's `load` reads these files (it ignores the extra fields); files it wrote load
 //! here too, as sigmoid networks in `f64`. Numbers are written in the shortest form that
-//! reads back to the same value, so a save → load round trip is exact.
+//! reads back to the same value, so a save → load round trip is exact. A file without
+//! `format_version` is version 1; one from a newer version is refused, by name.
 
 use std::{
     fs::{self, File},
@@ -23,21 +25,25 @@ use std::{
 };
 
 use ndarray::{Array1, Array2};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{Activation, Cost, Error, Float, Network, Result};
 
+/// The version of the layout [`Network::save`] writes.
+pub const FORMAT_VERSION: u32 = 1;
+
 /// The file as written.
 #[derive(Serialize)]
-struct Saved<'a, F> {
+struct Saved<'a, F, S> {
     sizes: &'a [usize],
     weights: Vec<Vec<Vec<F>>>,
     biases: Vec<Vec<[F; 1]>>,
     cost: &'static str,
     activations: Vec<&'a str>,
     dtype: &'static str,
+    format_version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    training: Option<&'a serde_json::Value>,
+    training: Option<&'a S>,
 }
 
 /// The file as read: numbers in `f64`, shapes unchecked.
@@ -52,6 +58,8 @@ struct Loaded {
     activations: Option<Vec<String>>,
     #[serde(default)]
     dtype: Option<String>,
+    #[serde(default)]
+    format_version: Option<u32>,
     #[serde(default)]
     training: Option<serde_json::Value>,
 }
@@ -85,12 +93,13 @@ impl<F: Float> Network<F> {
     ///
     /// Fails if a parameter is not finite (a network that diverged in training).
     pub fn to_json(&self) -> Result<String> {
-        self.to_json_with_state(None)
+        self.to_json_with_state::<()>(None)
     }
 
     /// [`Network::to_json`] with a `training` object: whatever a tool needs to resume training
-    /// (epochs done, random state, settings). Loading ignores it unless asked for it.
-    pub fn to_json_with_state(&self, training: Option<&serde_json::Value>) -> Result<String> {
+    /// (epochs done, random state, settings), as the tool's own serde type. Loading ignores it
+    /// unless asked for it.
+    pub fn to_json_with_state<S: Serialize>(&self, training: Option<&S>) -> Result<String> {
         if let Some((l, f)) = (1..).zip(self.activations()).find_map(|(l, a)| match a {
             Activation::Custom(f) => Some((l, f)),
             _ => None,
@@ -120,6 +129,7 @@ impl<F: Float> Network<F> {
             cost: cost_class(self.cost()),
             activations: self.activations().iter().map(Activation::name).collect(),
             dtype: F::NAME,
+            format_version: FORMAT_VERSION,
             training,
         };
         serde_json::to_string(&saved).map_err(|e| format_error(e.to_string()))
@@ -129,11 +139,11 @@ impl<F: Float> Network<F> {
     /// flushed to disk, then renamed over `path`. An interrupted save leaves the previous
     /// file intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        self.save_with_state(path, None)
+        self.save_with_state::<()>(path, None)
     }
 
     /// [`Network::save`] with a `training` object (see [`Network::to_json_with_state`]).
-    pub fn save_with_state(&self, path: impl AsRef<Path>, training: Option<&serde_json::Value>) -> Result<()> {
+    pub fn save_with_state<S: Serialize>(&self, path: impl AsRef<Path>, training: Option<&S>) -> Result<()> {
         let path = path.as_ref();
         let json = self.to_json_with_state(training).map_err(|e| e.in_file(path))?;
         write_atomically(path, json.as_bytes())
@@ -144,13 +154,20 @@ impl<F: Float> Network<F> {
     /// A network from JSON written by [`Network::to_json`] or network2.py's `save`, with
     /// every shape, number and name checked; the first problem found is the error.
     pub fn from_json(json: &str) -> Result<Self> {
-        Self::from_json_with_state(json).map(|(net, _)| net)
+        Self::from_json_with_state::<serde::de::IgnoredAny>(json).map(|(net, _)| net)
     }
 
-    /// [`Network::from_json`], also returning the file's `training` object, if any.
-    pub fn from_json_with_state(json: &str) -> Result<(Self, Option<serde_json::Value>)> {
+    /// [`Network::from_json`], also returning the file's `training` object, if any, read as
+    /// the caller's type `S` (`serde_json::Value` takes anything).
+    pub fn from_json_with_state<S: DeserializeOwned>(json: &str) -> Result<(Self, Option<S>)> {
         let loaded: Loaded =
             serde_json::from_str(json).map_err(|e| format_error(format!("not a saved network: {e}")))?;
+        if let Some(v) = loaded.format_version.filter(|&v| v > FORMAT_VERSION) {
+            return Err(format_error(format!(
+                "format_version {v} is newer than this batchprop reads ({FORMAT_VERSION}): \
+                 load it with a newer batchprop"
+            )));
+        }
         let layers = loaded.sizes.len().saturating_sub(1);
         let round: fn(f64) -> f64 = match loaded.dtype.as_deref() {
             None | Some("f64") => |v| v,
@@ -209,21 +226,23 @@ impl<F: Float> Network<F> {
             })
             .collect();
         let net = Network::from_parameters(&loaded.sizes, weights, biases, activations, cost)?;
-        Ok((net, loaded.training))
+        let training = loaded
+            .training
+            .map(|t| serde_json::from_value(t))
+            .transpose()
+            .map_err(|e| format_error(format!("the training state is not valid: {e}")))?;
+        Ok((net, training))
     }
 
     /// Loads a network saved by [`Network::save`] (or network2.py).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        Self::load_with_state(path).map(|(net, _)| net)
+        Self::load_with_state::<serde::de::IgnoredAny>(path).map(|(net, _)| net)
     }
 
-    /// [`Network::load`], also returning the file's `training` object, if any.
-    pub fn load_with_state(path: impl AsRef<Path>) -> Result<(Self, Option<serde_json::Value>)> {
+    /// [`Network::load`], also returning the file's `training` object, if any, as `S`.
+    pub fn load_with_state<S: DeserializeOwned>(path: impl AsRef<Path>) -> Result<(Self, Option<S>)> {
         let path = path.as_ref();
-        let json = fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let json = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Network::from_json_with_state(&json).map_err(|e| match e {
             Error::ModelFile { problem, .. } => Error::ModelFile {
                 path: path.to_path_buf(),
@@ -248,10 +267,7 @@ pub(crate) fn write_atomically_with(
     bytes: &[u8],
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<()> {
-    let io_error = |e: std::io::Error| Error::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+    let io_error = |e: std::io::Error| Error::io(path, e);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

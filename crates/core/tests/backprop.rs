@@ -21,7 +21,7 @@ fn hand_network() -> Network<f64> {
     .unwrap()
 }
 
-fn assert_close(found: &Array2<f64>, expected: &Array2<f64>) {
+fn assert_close(found: &ndarray::ArrayRef2<f64>, expected: &ndarray::ArrayRef2<f64>) {
     assert!(rel_err(found, expected) < 1e-14, "found {found}, expected {expected}");
 }
 
@@ -55,8 +55,8 @@ fn hand_worked_2_2_1_network() {
         .unwrap();
     for grads in [&batched, &single] {
         for l in 0..2 {
-            assert_close(&grads.nabla_w[l], &expected_w[l]);
-            assert_close(&grads.nabla_b[l].clone().insert_axis(ndarray::Axis(1)), &expected_b[l]);
+            assert_close(&grads.nabla_w()[l], &expected_w[l]);
+            assert_close(&grads.nabla_b()[l].clone().insert_axis(ndarray::Axis(1)), &expected_b[l]);
         }
     }
     assert_close(&ws.delta(2).to_owned(), &array![[-9.0 / 64.0]]);
@@ -69,13 +69,13 @@ fn hand_worked_2_2_1_network() {
     let x2 = array![[1.0, 1.0], [1.0, 1.0]];
     let y2 = array![[1.0, 0.0]];
     net.backprop(x2.view(), y2.view(), &mut ws, &mut batched).unwrap();
-    assert_close(&batched.nabla_w[1], &array![[-3.0 / 128.0, -9.0 / 256.0]]);
+    assert_close(&batched.nabla_w()[1], &array![[-3.0 / 128.0, -9.0 / 256.0]]);
     assert_close(
-        &batched.nabla_w[0],
+        &batched.nabla_w()[0],
         &array![[-3.0 / 128.0, -3.0 / 128.0], [3.0 / 256.0, 3.0 / 256.0]],
     );
     assert_close(
-        &batched.nabla_b[1].clone().insert_axis(ndarray::Axis(1)),
+        &batched.nabla_b()[1].clone().insert_axis(ndarray::Axis(1)),
         &array![[-3.0 / 64.0]],
     );
 
@@ -90,6 +90,38 @@ fn hand_worked_2_2_1_network() {
         &trained.weights()[1],
         &array![[2.0 + 3.0 / 64.0, -4.0 / 3.0 + 9.0 / 128.0]],
     );
+
+    // The same step unfused: backprop, then Sgd::apply on the mean gradient.
+    let mut applied = net.clone();
+    Sgd::new(2.0).unwrap().apply(&mut applied, &batched);
+    for (a, t) in applied.parameters().iter().zip(trained.parameters()) {
+        assert!((a - t).abs() < 1e-15, "{a} vs {t}");
+    }
+    // With L2 (λ = 4, n = 16): W ← (1 − 2·4/16) W − 2 ∇W = W/2 − 2 ∇W; b as without it.
+    let mut decayed = net.clone();
+    let sgd = Sgd::new(2.0).unwrap().with_l2(4.0, 16).unwrap();
+    sgd.apply(&mut decayed, &batched);
+    assert_close(
+        &decayed.weights()[1],
+        &array![[1.0 + 3.0 / 64.0, -2.0 / 3.0 + 9.0 / 128.0]],
+    );
+    assert_eq!(decayed.biases()[1], trained.biases()[1]);
+    let mut fused = net.clone();
+    fused.sgd_step(x2.view(), y2.view(), &sgd, &mut ws).unwrap();
+    for (a, f) in decayed.parameters().iter().zip(fused.parameters()) {
+        assert!((a - f).abs() < 1e-15, "{a} vs {f}");
+    }
+}
+
+#[test]
+fn the_per_example_loop_measures_the_batch_cost() {
+    // The batch of two above: a² = 3/4 for both; C = ½(1/4)² + ½(3/4)² = 10/32.
+    let mut net = hand_network();
+    let mut pe = net.per_example_workspace();
+    let (x2, y2) = (array![[1.0, 1.0], [1.0, 1.0]], array![[1.0, 0.0]]);
+    net.sgd_step_per_example(x2.view(), y2.view(), &Sgd::new(1.0).unwrap(), &mut pe)
+        .unwrap();
+    assert!((pe.batch_cost_sum() - 10.0 / 32.0).abs() < 1e-15);
 }
 
 /// Every (hidden, output, cost) combination the costs allow, including a custom activation.
@@ -188,8 +220,8 @@ fn batched_equals_per_example<F: Float>(tol: f64) {
                 net.backprop_per_example(x.view(), y.view(), &mut net.per_example_workspace(), &mut oracle)
                     .unwrap();
                 for l in 0..sizes.len() - 1 {
-                    let e = rel_err(&batched.nabla_w[l], &oracle.nabla_w[l])
-                        .max(rel_err(&batched.nabla_b[l], &oracle.nabla_b[l]));
+                    let e = rel_err(&batched.nabla_w()[l], &oracle.nabla_w()[l])
+                        .max(rel_err(&batched.nabla_b()[l], &oracle.nabla_b()[l]));
                     assert!(e <= tol, "{} {sizes:?} m={m} layer {}: {e:e}", F::NAME, l + 1);
                     worst = worst.max(e);
                 }
@@ -321,7 +353,7 @@ fn row_major_inputs_give_the_same_results() {
     net.backprop(x.view(), y.view(), &mut ws, &mut g1).unwrap();
     net.backprop(x_row_major.view(), y.view(), &mut ws, &mut g2).unwrap();
     for l in 0..2 {
-        assert!(rel_err(&g1.nabla_w[l], &g2.nabla_w[l]) < 1e-14);
+        assert!(rel_err(&g1.nabla_w()[l], &g2.nabla_w()[l]) < 1e-14);
     }
     let sgd = Sgd::new(0.5).unwrap();
     let (mut a, mut b) = (net.clone(), net.clone());
@@ -350,7 +382,7 @@ fn forward_differences_of_eq_46_agree_to_first_order() {
         let numeric = batchprop::numerical_gradient(&net, x.view(), y.view(), eps).unwrap();
         for l in 0..2 {
             let e =
-                rel_err(&numeric.nabla_w[l], &exact.nabla_w[l]).max(rel_err(&numeric.nabla_b[l], &exact.nabla_b[l]));
+                rel_err(&numeric.nabla_w()[l], &exact.nabla_w()[l]).max(rel_err(&numeric.nabla_b()[l], &exact.nabla_b()[l]));
             assert!(e < tol, "ε = {eps}: layer {}: {e:e}", l + 1);
         }
     }

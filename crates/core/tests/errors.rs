@@ -169,16 +169,16 @@ fn explicit_parameters_are_checked() {
 fn labels_that_do_not_fit() {
     let net = net();
     let x = Array2::zeros((3, 3));
-    let msg = message(net.accuracy(x.view(), &[0u8, 1]));
+    let msg = message(net.accuracy(x.view(), &[0u32, 1]));
     assert!(msg.contains("3 columns") && msg.contains("2 labels"), "{msg}");
-    let msg = message(net.accuracy(x.view(), &[0u8, 1, 2]));
+    let msg = message(net.accuracy(x.view(), &[0u32, 1, 2]));
     assert!(
         msg.contains("label 2 of example 2") && msg.contains("2 neurons"),
         "{msg}"
     );
-    assert!(one_hot::<f32, u8>(&[0, 7], 3).is_err());
+    assert!(one_hot::<f32>(&[0, 7], 3).is_err());
     assert_eq!(
-        one_hot::<f32, u8>(&[2, 0], 3).unwrap(),
+        one_hot::<f32>(&[2, 0], 3).unwrap(),
         array![[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]
     );
 }

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use batchprop::Float;
 use ndarray::{Array2, ArrayView2, s};
 
 use crate::{
-    Error, Result,
+    Error, Float, Result,
     idx::{Idx, IdxData, describe_magic, magic, read_idx},
 };
 
@@ -19,7 +18,7 @@ use crate::{
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset<F> {
     images: Array2<F>,      // (N × n_in), row-major
-    labels: Vec<u8>,        // (N), each < classes
+    labels: Vec<u32>,       // (N), each < classes
     classes: usize,         // the number of classes, n_L
     item_shape: Vec<usize>, // the shape of one image, e.g. [28, 28]
 }
@@ -29,10 +28,10 @@ impl<F: Float> Dataset<F> {
     ///
     /// # Panics
     /// If the counts differ or a label is out of range: loaders check both first.
-    pub fn new(images: Array2<F>, labels: Vec<u8>, classes: usize, item_shape: Vec<usize>) -> Self {
+    pub fn new(images: Array2<F>, labels: Vec<u32>, classes: usize, item_shape: Vec<usize>) -> Self {
         assert_eq!(images.nrows(), labels.len(), "one label per image");
         assert!(
-            labels.iter().all(|&l| usize::from(l) < classes),
+            labels.iter().all(|&l| (l as usize) < classes),
             "labels below the class count"
         );
         assert_eq!(
@@ -127,14 +126,9 @@ impl<F: Float> Dataset<F> {
         self.images.t()
     }
 
-    /// The class labels.
-    pub fn labels(&self) -> &[u8] {
+    /// The class labels, each below [`Dataset::classes`].
+    pub fn labels(&self) -> &[u32] {
         &self.labels
-    }
-
-    /// The one-hot targets `Y: (classes × N)`.
-    pub fn targets(&self) -> Array2<F> {
-        batchprop::one_hot(&self.labels, self.classes).expect("labels checked when loaded")
     }
 
     /// Splits into the first `n` examples and the rest.
@@ -196,7 +190,7 @@ fn check_kind(path: &Path, idx: &Idx, kind: Kind) -> Result<()> {
     })
 }
 
-fn class_labels(path: &Path, labels: &Idx, classes: usize) -> Result<Vec<u8>> {
+fn class_labels(path: &Path, labels: &Idx, classes: usize) -> Result<Vec<u32>> {
     let out_of_range = |index: usize, label: i64| Error::LabelOutOfRange {
         path: path.to_path_buf(),
         index,
@@ -206,8 +200,8 @@ fn class_labels(path: &Path, labels: &Idx, classes: usize) -> Result<Vec<u8>> {
     (0..labels.len())
         .map(|i| {
             let label = labels.get(i) as i64;
-            match u8::try_from(label) {
-                Ok(l) if usize::from(l) < classes => Ok(l),
+            match u32::try_from(label) {
+                Ok(l) if (l as usize) < classes => Ok(l),
                 _ => Err(out_of_range(i, label)),
             }
         })
@@ -273,52 +267,13 @@ pub struct Mnist<F> {
     pub test: Dataset<F>,
 }
 
-/// The path of MNIST file `name` in `dir`: `name.gz` or `name`, whichever exists.
-fn mnist_file(dir: &Path, name: &str) -> Option<PathBuf> {
+/// The path of MNIST file `name` (one of [`MNIST_FILES`]) in `dir`: `name.gz` or `name`,
+/// whichever exists.
+pub fn mnist_file(dir: &Path, name: &str) -> Option<PathBuf> {
     [format!("{name}.gz"), name.to_string()]
         .into_iter()
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
-}
-
-/// Whether `dir` holds all four MNIST files (gzipped or not).
-pub fn has_mnist(dir: &Path) -> bool {
-    MNIST_FILES.iter().all(|name| mnist_file(dir, name).is_some())
-}
-
-/// The first of `dirs` that holds the four MNIST files, or an error that lists the files,
-/// the places searched and where to get them.
-pub fn find_mnist(dirs: &[PathBuf]) -> Result<PathBuf> {
-    if let Some(dir) = dirs.iter().find(|d| has_mnist(d)) {
-        return Ok(dir.clone());
-    }
-    let searched: Vec<String> = dirs.iter().map(|d| format!("  {}", d.display())).collect();
-    Err(Error::NotFound(format!(
-        "MNIST not found. It needs these four files (gzipped or not) in one directory:\n  {}\n\
-         searched:\n{}\n\
-         They ship with this repository in data/mnist; elsewhere they are in Yann LeCun's MNIST \
-         distribution (mirrored by e.g. the PyTorch and TensorFlow dataset downloaders). Pass the \
-         directory with --data DIR or the MNIST_DIR environment variable.",
-        MNIST_FILES.join(".gz\n  ") + ".gz",
-        searched.join("\n")
-    )))
-}
-
-/// The MNIST directory: `flag` if given; else the first of `$MNIST_DIR`, `./data/mnist` and
-/// this repository's `data/mnist` that holds the four files.
-pub fn mnist_dir(flag: Option<&Path>) -> Result<PathBuf> {
-    let candidates: Vec<PathBuf> = match flag {
-        Some(dir) => vec![dir.to_path_buf()],
-        None => std::env::var_os("MNIST_DIR")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain([
-                PathBuf::from("data/mnist"),
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
-            ])
-            .collect(),
-    };
-    find_mnist(&candidates)
 }
 
 impl<F: Float> Mnist<F> {
@@ -329,7 +284,13 @@ impl<F: Float> Mnist<F> {
             .iter()
             .map(|name| mnist_file(dir, name))
             .collect::<Option<_>>()
-            .ok_or_else(|| find_mnist(&[dir.to_path_buf()]).unwrap_err())?;
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "MNIST not found in {}: it needs these four files there (gzipped or not):\n  {}",
+                    dir.display(),
+                    MNIST_FILES.join(".gz\n  ") + ".gz"
+                ))
+            })?;
         let train = Dataset::load(&files[0], &files[1], 10)?;
         let test = Dataset::load(&files[2], &files[3], 10)?;
         let (train, validation) = match split {

@@ -1,39 +1,30 @@
-//! # batchprop-data: IDX files, MNIST, and mini-batches for batchprop
+//! # batchprop-data: IDX files and MNIST for batchprop
+//!
+//! File formats in, data sets out; no network, no training.
 //!
 //! - [`read_idx`] reads any IDX file (the format MNIST ships in), gzipped or not, checking
 //!   its header against the bytes present before allocating.
 //! - [`Dataset`] holds a labelled data set, images one per row; [`Dataset::load`] reads any
 //!   IDX image/label pair, and [`Mnist::load`] splits MNIST as the book does.
-//! - [`Batches`] walks a data set in shuffled mini-batches, handing the engine
-//!   `X: (n_in × m)` and one-hot `Y: (classes × m)` without allocating.
+//!
+//! A data set hands the engine its inputs as `X: (n_in × N)` ([`Dataset::x`], a view: no
+//! copy) and its labels; the trainer (`batchprop-train`) gathers mini-batches from them.
 //!
 //! ```no_run
-//! use batchprop::{Network, Sgd};
-//! use batchprop_data::{Batches, Mnist, Split};
-//! use rand::{SeedableRng, rngs::ChaCha8Rng};
+//! use batchprop_data::{Mnist, Split};
 //!
 //! let mnist = Mnist::<f32>::load("data/mnist", Split::Book)?;
-//! let mut rng = ChaCha8Rng::seed_from_u64(0);
-//! let mut net = Network::new(&[784, 30, 10], &mut rng)?;
-//! let (mut ws, sgd) = (net.workspace(10), Sgd::new(3.0)?);
-//! let mut batches = Batches::new(&mnist.train, 10);
-//! for epoch in 0..30 {
-//!     batches.shuffle(&mut rng);
-//!     while let Some(batch) = batches.next_batch(&mnist.train) {
-//!         net.sgd_step(batch.x, batch.y, &sgd, &mut ws)?;
-//!     }
-//!     let correct = net.accuracy(mnist.test.x(), mnist.test.labels())?;
-//!     println!("Epoch {epoch}: {correct} / {}", mnist.test.len());
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! assert_eq!(mnist.train.x().dim(), (784, 50_000)); // one image per column
+//! assert_eq!(mnist.test.labels().len(), 10_000);
+//! # Ok::<(), batchprop_data::Error>(())
 //! ```
 
-mod batch;
 mod dataset;
 mod error;
+mod float;
 mod idx;
 
-pub use batch::{Batch, Batches};
-pub use dataset::{Dataset, MNIST_FILES, Mnist, Split, find_mnist, has_mnist, mnist_dir};
+pub use dataset::{Dataset, MNIST_FILES, Mnist, Split, mnist_file};
 pub use error::{Error, Result};
+pub use float::Float;
 pub use idx::{Idx, IdxData, IdxType, describe_magic, magic, parse_idx, read_idx};

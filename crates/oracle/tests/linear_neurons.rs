@@ -59,8 +59,8 @@ fn one_linear_layer_converges_to_the_least_squares_solution() {
     let mut net = linear_network(&[6, 3], 2);
     descend(&mut net, &x, &y, 0.5, 4000);
     // The parameters themselves: W = Θ[..n]ᵀ, b = Θ[n].
-    assert!(rel(&net.weights()[0], &theta.slice(s![..6, ..]).t().to_owned()) < 1e-9);
-    let b = net.biases()[0].clone().insert_axis(Axis(0));
+    assert!(rel(&net.weights()[0].to_owned(), &theta.slice(s![..6, ..]).t().to_owned()) < 1e-9);
+    let b = net.biases()[0].to_owned().insert_axis(Axis(0));
     assert!(rel(&b, &theta.slice(s![6.., ..]).to_owned()) < 1e-9);
     assert!(rel(&net.feedforward(x.view()).unwrap(), &fit) < 1e-9);
 }

@@ -48,7 +48,7 @@ pub fn network<F: Float>(
 }
 
 /// `max |a − b| / max |b|`: the error relative to the largest entry of `b`.
-pub fn rel_err<F: Float, D: ndarray::Dimension>(a: &ndarray::Array<F, D>, b: &ndarray::Array<F, D>) -> f64 {
+pub fn rel_err<F: Float, D: ndarray::Dimension>(a: &ndarray::ArrayRef<F, D>, b: &ndarray::ArrayRef<F, D>) -> f64 {
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
     let diff = a
         .iter()
