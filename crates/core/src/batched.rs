@@ -89,7 +89,10 @@ impl<F: Float> Network<F> {
     /// Zero gradients shaped like the parameters.
     pub fn zero_gradients(&self) -> Gradients<F> {
         Gradients {
-            layers: self.params.zeros_like().expect("allocated once already, for the parameters"),
+            layers: self
+                .params
+                .zeros_like()
+                .expect("allocated once already, for the parameters"),
         }
     }
 

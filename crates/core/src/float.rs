@@ -11,7 +11,9 @@ mod sealed {
 /// `f32` or `f64`: one generic implementation serves both.
 ///
 /// Sealed: the GEMM backends (matrixmultiply, BLAS) only exist for these two.
-pub trait Float: NdFloat + sealed::Sealed + crate::gemm::Element + serde::Serialize + serde::de::DeserializeOwned {
+pub trait Float:
+    NdFloat + sealed::Sealed + crate::gemm::Element + serde::Serialize + serde::de::DeserializeOwned
+{
     /// `"f32"` or `"f64"`, as the tools print it.
     const NAME: &'static str;
 

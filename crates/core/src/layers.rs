@@ -58,7 +58,10 @@ impl<F: Float> Layers<F> {
                 .and_then(|n| w.checked_add(n))
                 .and_then(round_up::<F>)
                 .ok_or_else(|| too_large(None))?;
-            len = b.checked_add(n_out).and_then(round_up::<F>).ok_or_else(|| too_large(None))?;
+            len = b
+                .checked_add(n_out)
+                .and_then(round_up::<F>)
+                .ok_or_else(|| too_large(None))?;
             offsets.push(Offsets { w, b });
         }
         let pad = ALIGN / std::mem::size_of::<F>();

@@ -76,12 +76,12 @@ extern crate blas_src as _;
 
 mod activation;
 mod batched;
-mod layers;
 mod cost;
 mod error;
 mod float;
 pub mod gemm;
 mod gradient_check;
+mod layers;
 mod network;
 mod per_example;
 mod save;

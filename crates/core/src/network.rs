@@ -16,7 +16,7 @@ use crate::{Activation, Cost, Error, Float, Result, layers::Layers};
 /// [`Network::weights`] and [`Network::biases`] are views into it.
 #[derive(Clone, Debug)]
 pub struct Network<F: Float> {
-    pub(crate) params: Layers<F>,    // [W^1, b^1, …]: W^l (n_l × n_{l-1}) row-major, b^l (n_l)
+    pub(crate) params: Layers<F>, // [W^1, b^1, …]: W^l (n_l × n_{l-1}) row-major, b^l (n_l)
     pub(crate) activations: Vec<Activation<F>>, // [l-1] = σ of layer l
     pub(crate) cost: Cost,
 }
@@ -272,7 +272,11 @@ impl<F: Float> Network<F> {
     /// # Panics
     /// If `l` is not in `1..=L`.
     pub fn layer_mut(&mut self, l: usize) -> (ArrayViewMut2<'_, F>, ArrayViewMut1<'_, F>) {
-        assert!((1..self.num_layers()).contains(&l), "layer {l} is not in 1..={}", self.num_layers() - 1);
+        assert!(
+            (1..self.num_layers()).contains(&l),
+            "layer {l} is not in 1..={}",
+            self.num_layers() - 1
+        );
         self.params.layer_mut(l)
     }
 
@@ -291,8 +295,19 @@ impl<F: Float> Network<F> {
     /// The first non-finite parameter, as (`W^l` or `b^l`, its value), if any.
     pub fn first_non_finite(&self) -> Option<(String, F)> {
         (1..self.num_layers()).find_map(|l| {
-            let w = self.params.w(l).iter().find(|v| !v.is_finite()).map(|&v| (format!("W^{l}"), v));
-            w.or_else(|| self.params.b(l).iter().find(|v| !v.is_finite()).map(|&v| (format!("b^{l}"), v)))
+            let w = self
+                .params
+                .w(l)
+                .iter()
+                .find(|v| !v.is_finite())
+                .map(|&v| (format!("W^{l}"), v));
+            w.or_else(|| {
+                self.params
+                    .b(l)
+                    .iter()
+                    .find(|v| !v.is_finite())
+                    .map(|&v| (format!("b^{l}"), v))
+            })
         })
     }
 
@@ -370,6 +385,25 @@ impl<F: Float> Network<F> {
     /// network2.py's `total_cost`: `(1/N) Σ_x C_x + (λ / 2N) Σ_l ‖W^l‖²` over the `N` columns of
     /// `X: (n_0 × N)` and `Y: (n_L × N)`.
     pub fn total_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>, lambda: f64) -> Result<F> {
+        let n = F::from_usize(x.ncols());
+        let cost = self.cost_sum(x, y)?;
+        self.regularised_mean(cost, n, lambda)
+    }
+
+    /// `Σ_x C_x` over the `N` columns of `X: (n_0 × N)` and `Y: (n_L × N)`, without
+    /// regularisation: the forward pass in chunks of 1000 columns across the current rayon
+    /// pool, summed in chunk order (the same bits on any number of threads).
+    pub fn cost_sum(&self, x: ArrayView2<F>, y: ArrayView2<F>) -> Result<F> {
+        self.check_batch(&x, Some(&y))?;
+        let costs = self.map_chunks(x, |start, a| {
+            self.cost.value(a, y.slice(s![.., start..start + a.ncols()]))
+        })?;
+        Ok(costs.into_iter().fold(F::zero(), |acc, c| acc + c))
+    }
+
+    /// `cost_sum / n + (λ / 2n) Σ_l ‖W^l‖²`: [`Network::total_cost`] from a cost sum over
+    /// `n` examples (computed in parts, say).
+    pub fn regularised_mean(&self, cost_sum: F, n: F, lambda: f64) -> Result<F> {
         if !(lambda.is_finite() && lambda >= 0.0) {
             return Err(Error::HyperParameter {
                 name: "lambda",
@@ -377,17 +411,10 @@ impl<F: Float> Network<F> {
                 requirement: "must be finite and non-negative",
             });
         }
-        let n = self.check_batch(&x, Some(&y))?;
-        // Summed in chunk order, so the result does not depend on the number of threads.
-        let costs = self.map_chunks(x, |start, a| {
-            self.cost.value(a, y.slice(s![.., start..start + a.ncols()]))
-        })?;
-        let cost = costs.into_iter().fold(F::zero(), |acc, c| acc + c);
         let norms = (1..self.num_layers()).fold(F::zero(), |acc, l| {
             acc + self.params.w(l).fold(F::zero(), |s, &v| s + v * v)
         });
-        let n = F::from_usize(n);
-        Ok(cost / n + F::from_f64(0.5 * lambda) / n * norms)
+        Ok(cost_sum / n + F::from_f64(0.5 * lambda) / n * norms)
     }
 
     /// Runs the forward pass over `X` in chunks of at most [`EVAL_CHUNK`] columns, spread

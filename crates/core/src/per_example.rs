@@ -14,12 +14,12 @@ use crate::{Error, Float, Gradients, Network, Result, Sgd, gemm};
 /// The buffers of the per-example path, allocated once per network.
 #[derive(Clone, Debug)]
 pub struct PerExampleWorkspace<F: Float> {
-    sizes: Vec<usize>,       // [n_0, …, n_L] of the network it was made for
-    z: Vec<Array1<F>>,       // [l-1] = z^l: (n_l)
-    a: Vec<Array1<F>>,       // [l-1] = a^l: (n_l); a^0 = x is the caller's
-    delta: Vec<Array1<F>>,   // [l-1] = δ^l: (n_l)
-    nabla: Gradients<F>,     // Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major; Σ_x ∂C_x/∂b^l: (n_l)
-    cost: F,                 // Σ_x C_x over the last batch
+    sizes: Vec<usize>,     // [n_0, …, n_L] of the network it was made for
+    z: Vec<Array1<F>>,     // [l-1] = z^l: (n_l)
+    a: Vec<Array1<F>>,     // [l-1] = a^l: (n_l); a^0 = x is the caller's
+    delta: Vec<Array1<F>>, // [l-1] = δ^l: (n_l)
+    nabla: Gradients<F>,   // Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major; Σ_x ∂C_x/∂b^l: (n_l)
+    cost: F,               // Σ_x C_x over the last batch
 }
 
 impl<F: Float> PerExampleWorkspace<F> {
@@ -125,7 +125,9 @@ impl<F: Float> Network<F> {
         }
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
         let last = layers - 1;
-        ws.cost += self.cost().value(ws.a[last].view().insert_axis(Axis(1)), y.insert_axis(Axis(1)));
+        ws.cost += self
+            .cost()
+            .value(ws.a[last].view().insert_axis(Axis(1)), y.insert_axis(Axis(1)));
         self.cost().delta(
             &self.activations()[last],
             ws.z[last].view().insert_axis(Axis(1)),

@@ -56,7 +56,10 @@ fn hand_worked_2_2_1_network() {
     for grads in [&batched, &single] {
         for l in 0..2 {
             assert_close(&grads.nabla_w()[l], &expected_w[l]);
-            assert_close(&grads.nabla_b()[l].clone().insert_axis(ndarray::Axis(1)), &expected_b[l]);
+            assert_close(
+                &grads.nabla_b()[l].clone().insert_axis(ndarray::Axis(1)),
+                &expected_b[l],
+            );
         }
     }
     assert_close(&ws.delta(2).to_owned(), &array![[-9.0 / 64.0]]);
@@ -381,8 +384,8 @@ fn forward_differences_of_eq_46_agree_to_first_order() {
     for (eps, tol) in [(1e-4, 1e-3), (1e-6, 1e-5)] {
         let numeric = batchprop::numerical_gradient(&net, x.view(), y.view(), eps).unwrap();
         for l in 0..2 {
-            let e =
-                rel_err(&numeric.nabla_w()[l], &exact.nabla_w()[l]).max(rel_err(&numeric.nabla_b()[l], &exact.nabla_b()[l]));
+            let e = rel_err(&numeric.nabla_w()[l], &exact.nabla_w()[l])
+                .max(rel_err(&numeric.nabla_b()[l], &exact.nabla_b()[l]));
             assert!(e < tol, "ε = {eps}: layer {}: {e:e}", l + 1);
         }
     }

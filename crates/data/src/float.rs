@@ -10,7 +10,9 @@ mod sealed {
 ///
 /// The data crate's own bound, so that it depends on no engine: `Dataset<f32>` hands the
 /// engine (`batchprop::Network<f32>`) its inputs as they are.
-pub trait Float: Copy + Clone + Default + PartialEq + PartialOrd + std::fmt::Debug + Send + Sync + 'static + sealed::Sealed {
+pub trait Float:
+    Copy + Clone + Default + PartialEq + PartialOrd + std::fmt::Debug + Send + Sync + 'static + sealed::Sealed
+{
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;
 

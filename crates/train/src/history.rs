@@ -1,0 +1,138 @@
+//! What each epoch did: one record per epoch, serialisable, and the warnings of a run.
+
+use serde::{Deserialize, Serialize};
+
+/// Cost and accuracy on one data set after an epoch (network2.py's monitors).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// network2.py's `total_cost`: the mean cost plus the L2 term `(λ/2N) Σ ‖W‖²`, if measured.
+    #[serde(default, with = "float_or_name")]
+    pub cost: Option<f64>,
+    /// Examples whose most active output neuron is their class (classification only), if
+    /// measured.
+    pub correct: Option<usize>,
+    /// Examples evaluated, `N`.
+    pub total: usize,
+}
+
+impl Metrics {
+    /// `correct / total`, if measured.
+    pub fn accuracy(&self) -> Option<f64> {
+        self.correct.map(|c| c as f64 / self.total as f64)
+    }
+}
+
+/// One epoch of training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// Counted from 0, as network.py prints it.
+    pub epoch: usize,
+    /// The learning rate in force during the epoch.
+    pub eta: f64,
+    /// Seconds spent on the epoch's steps (gathering batches included, evaluation not).
+    pub train_seconds: f64,
+    /// Training examples per second of `train_seconds`.
+    pub examples_per_second: f64,
+    /// The mean cost of the epoch's examples, each measured in its mini-batch's own forward
+    /// pass, before that batch's update (no regularisation term): free, and a running
+    /// measure of how training goes.
+    pub running_cost: f64,
+    /// The training data's metrics, if monitored.
+    pub training: Option<Metrics>,
+    /// The evaluation data's metrics, if there is evaluation data.
+    pub evaluation: Option<Metrics>,
+}
+
+/// Something worth saying about a run that does not stop it. Each kind is reported once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Warning {
+    /// An output neuron was saturated for every training example of an epoch: under the
+    /// quadratic cost its gradient carries σ'(z) ≈ 0, so it barely learns (chapter 3's
+    /// learning slowdown; the book's `[784, 100, 10]` run with N(0, 1) weights hits it on
+    /// about half the seeds).
+    Saturated {
+        epoch: usize,
+        /// The output neuron (class) that stopped learning.
+        neuron: usize,
+        /// Its largest σ'(z) over the epoch's training examples (a sigmoid's is at most 1/4).
+        max_slope: f64,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::Saturated {
+                epoch,
+                neuron,
+                max_slope,
+            } => write!(
+                f,
+                "output neuron {neuron} is saturated: in epoch {epoch} its σ'(z) stayed below {max_slope:.1e} \
+                 for every training example, so under the quadratic cost it barely learns (the book's \
+                 learning slowdown). The book's remedies: the cross-entropy cost, or the scaled \
+                 initialisation N(0, 1/n_in)"
+            ),
+        }
+    }
+}
+
+/// `Option<f64>` as JSON, with the non-finite values JSON has no number for written as the
+/// strings `"inf"`, `"-inf"` and `"NaN"` (serde_json would write `null`, which reads back
+/// as "not measured").
+mod float_or_name {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) if !x.is_finite() => s.serialize_str(&x.to_string()),
+            Some(x) => s.serialize_some(x),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Finite(f64),
+        Named(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Number>::deserialize(d)? {
+            None => Ok(None),
+            Some(Number::Finite(x)) => Ok(Some(x)),
+            Some(Number::Named(s)) => match s.as_str() {
+                "inf" | "-inf" | "NaN" => Ok(Some(s.parse().expect("a float's name"))),
+                other => Err(D::Error::custom(format!("{other:?} is not a number"))),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_costs_survive_json() {
+        for cost in [Some(1.5), Some(f64::INFINITY), Some(f64::NEG_INFINITY), None] {
+            let m = Metrics {
+                cost,
+                correct: Some(3),
+                total: 4,
+            };
+            let back: Metrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+            assert_eq!(back, m);
+        }
+        let nan = Metrics {
+            cost: Some(f64::NAN),
+            correct: None,
+            total: 1,
+        };
+        let back: Metrics = serde_json::from_str(&serde_json::to_string(&nan).unwrap()).unwrap();
+        assert!(back.cost.unwrap().is_nan());
+        assert!(serde_json::from_str::<Metrics>(r#"{"cost": "lots", "correct": null, "total": 1}"#).is_err());
+    }
+}

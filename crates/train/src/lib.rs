@@ -1,0 +1,30 @@
+//! # batchprop-train: the training loop, once
+//!
+//! network2.py's `SGD`, typed and reusable, on the batched engine of `batchprop`: epochs of
+//! seeded shuffles and mini-batches, evaluation and network2.py's four monitors after each
+//! epoch, the running training cost, divergence detection, chapter 3's early stopping and
+//! learning-rate schedule, observers, and checkpoints that resume with the same bits.
+//!
+//! - [`Examples`]: the input, `X: (n_0 × N)` and class labels or target values; any
+//!   [`Source`] of mini-batches.
+//! - [`Settings`]: epochs, batch size, η, λ, seed, engine, monitors, policies; validated.
+//! - [`Trainer`]: runs them ([`Trainer::fit`]), keeps the [`Epoch`] records, saves and
+//!   resumes checkpoints.
+//! - [`Observer`]: hooks between steps and epochs (progress, logging, [`Checkpointer`]).
+//!
+//! `docs/library.md` in the repository is a tutorial from `Cargo.toml` to a trained, saved
+//! network.
+
+mod error;
+mod history;
+mod observer;
+mod settings;
+mod source;
+mod trainer;
+
+pub use error::{Error, Result};
+pub use history::{Epoch, Metrics, Warning};
+pub use observer::{Checkpointer, Control, EpochEnd, Observer};
+pub use settings::{Engine, Metric, Monitor, Settings};
+pub use source::{Examples, Source, Targets};
+pub use trainer::{Finish, Trainer};

@@ -1,0 +1,111 @@
+//! Observers: code that runs between the trainer's steps without being part of the loop
+//! (progress bars, log lines, checkpoints, a user's own stopping rule).
+
+use std::path::PathBuf;
+
+use batchprop::{Float, Network};
+
+use crate::{Epoch, Result, Trainer, Warning};
+
+/// Whether the run goes on after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// End the run after this epoch (its record and any checkpoint are kept).
+    Stop,
+}
+
+/// What an observer sees at the end of an epoch.
+pub struct EpochEnd<'a, F: Float> {
+    /// The epoch's record, also the last entry of [`Trainer::history`].
+    pub record: &'a Epoch,
+    /// The network after the epoch's updates.
+    pub network: &'a Network<F>,
+    /// The run, with its state after this epoch (what [`Trainer::save_checkpoint`] saves).
+    pub trainer: &'a Trainer<F>,
+    /// Whether the run ends after this epoch: the last epoch, or a policy (early stopping,
+    /// the η schedule) ends it here.
+    pub last: bool,
+}
+
+/// Hooks into a training run; every method defaults to doing nothing.
+///
+/// ```
+/// use batchprop::Float;
+/// use batchprop_train::{Control, EpochEnd, Observer};
+///
+/// /// Stops once the evaluation accuracy reaches a target.
+/// struct Target(f64);
+///
+/// impl<F: Float> Observer<F> for Target {
+///     fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> batchprop_train::Result<Control> {
+///         let reached = end.record.evaluation.as_ref().and_then(|m| m.accuracy()) >= Some(self.0);
+///         Ok(if reached { Control::Stop } else { Control::Continue })
+///     }
+/// }
+/// ```
+pub trait Observer<F: Float> {
+    /// An epoch of `batches` mini-batches starts.
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
+
+    /// Mini-batch `batch` of `epoch` is done (called between steps: keep it cheap).
+    fn batch_end(&mut self, _epoch: usize, _batch: usize) {}
+
+    /// An epoch is done and evaluated.
+    fn epoch_end(&mut self, _end: &EpochEnd<'_, F>) -> Result<Control> {
+        Ok(Control::Continue)
+    }
+
+    /// The run has something to say that does not stop it (once per kind).
+    fn warning(&mut self, _warning: &Warning) {}
+}
+
+/// The observer that observes nothing.
+impl<F: Float> Observer<F> for () {}
+
+/// Two observers, called in order; the run stops if either says so.
+impl<F: Float, A: Observer<F>, B: Observer<F>> Observer<F> for (A, B) {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        self.0.epoch_start(epoch, batches);
+        self.1.epoch_start(epoch, batches);
+    }
+
+    fn batch_end(&mut self, epoch: usize, batch: usize) {
+        self.0.batch_end(epoch, batch);
+        self.1.batch_end(epoch, batch);
+    }
+
+    fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> Result<Control> {
+        let (a, b) = (self.0.epoch_end(end)?, self.1.epoch_end(end)?);
+        Ok(if a == Control::Stop || b == Control::Stop {
+            Control::Stop
+        } else {
+            Control::Continue
+        })
+    }
+
+    fn warning(&mut self, warning: &Warning) {
+        self.0.warning(warning);
+        self.1.warning(warning);
+    }
+}
+
+/// Saves a checkpoint (the network and the run's state, atomically) to `path` after every
+/// `every` epochs and after the run's last epoch, so that a killed run loses at most
+/// `every` epochs; [`Trainer::resume`] continues it with the same bits.
+#[derive(Clone, Debug)]
+pub struct Checkpointer {
+    pub path: PathBuf,
+    /// Epochs between checkpoints; 0 saves only after the last epoch.
+    pub every: usize,
+}
+
+impl<F: Float> Observer<F> for Checkpointer {
+    fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> Result<Control> {
+        let done = end.record.epoch + 1;
+        if end.last || (self.every > 0 && done % self.every == 0) {
+            end.trainer.save_checkpoint(end.network, &self.path)?;
+        }
+        Ok(Control::Continue)
+    }
+}

@@ -1,0 +1,192 @@
+//! The trainer's input: examples in the engine's layout, and how mini-batches are gathered
+//! from them.
+
+use batchprop::Float;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::{Error, Result};
+
+/// What the network should output for each example.
+#[derive(Clone, Copy, Debug)]
+pub enum Targets<'a, F> {
+    /// A class per example, each below `classes`: the output layer has `classes` neurons
+    /// and is trained towards the one-hot vector of the label.
+    Classes { labels: &'a [u32], classes: usize },
+    /// A target column per example, `Y: (n_L × N)` (regression, or soft targets).
+    Values(ArrayView2<'a, F>),
+}
+
+impl<F> Targets<'_, F> {
+    /// The number of output neurons the targets need, `n_L`.
+    pub fn outputs(&self) -> usize {
+        match self {
+            Targets::Classes { classes, .. } => *classes,
+            Targets::Values(y) => y.nrows(),
+        }
+    }
+
+    /// The number of examples they are for.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes { labels, .. } => labels.len(),
+            Targets::Values(y) => y.ncols(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A data set the trainer can draw mini-batches from.
+///
+/// [`Examples`] is the implementation for inputs held as a float matrix; others (images kept
+/// as bytes, say) only need to copy the inputs of chosen examples into a batch.
+pub trait Source<F: Float>: Sync {
+    /// The number of examples, `N`.
+    fn len(&self) -> usize;
+
+    /// Whether there are no examples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The size of one input, `n_0`.
+    fn input_size(&self) -> usize;
+
+    /// The targets of all `N` examples.
+    fn targets(&self) -> Targets<'_, F>;
+
+    /// Copies the inputs of the examples `indices` (each `< N`) into the columns of
+    /// `x: (n_0 × indices.len())`, in order.
+    fn gather(&self, indices: &[usize], x: ArrayViewMut2<F>);
+
+    /// All inputs as `X: (n_0 × N)`, if they are held in that form: evaluation then reads
+    /// them in place instead of gathering.
+    fn inputs(&self) -> Option<ArrayView2<'_, F>> {
+        None
+    }
+}
+
+/// Examples in the engine's layout: inputs `X: (n_0 × N)`, one example per column, and their
+/// targets. Inputs stored one example per row (`(N × n_0)`, row-major, as files and NumPy hold
+/// them) are passed as their transposed view, `rows.t()`: no copy, and the layout the
+/// engine's kernels read fastest.
+///
+/// ```
+/// use batchprop_train::Examples;
+/// use ndarray::array;
+///
+/// let rows = array![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]; // (N × n_0)
+/// let xor = Examples::classes(rows.t(), &[0, 1, 1, 0], 2)?;
+/// assert_eq!(xor.x().dim(), (2, 4));
+/// # Ok::<(), batchprop_train::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Examples<'a, F> {
+    x: ArrayView2<'a, F>, // X: (n_0 × N)
+    targets: Targets<'a, F>,
+}
+
+impl<'a, F: Float> Examples<'a, F> {
+    /// Classification examples: `x: (n_0 × N)` and one label per column, each below `classes`.
+    /// Every input must be finite.
+    pub fn classes(x: ArrayView2<'a, F>, labels: &'a [u32], classes: usize) -> Result<Self> {
+        if labels.len() != x.ncols() {
+            return Err(Error::Data {
+                what: "labels",
+                problem: format!(
+                    "X has {} columns (examples) but {} labels were given",
+                    x.ncols(),
+                    labels.len()
+                ),
+            });
+        }
+        if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= classes) {
+            return Err(Error::Data {
+                what: "labels",
+                problem: format!("label {l} of example {i} is not below the {classes} classes"),
+            });
+        }
+        check_finite(&x)?;
+        Ok(Examples {
+            x,
+            targets: Targets::Classes { labels, classes },
+        })
+    }
+
+    /// Regression (or soft-target) examples: `x: (n_0 × N)` and `y: (n_L × N)`, all finite.
+    pub fn values(x: ArrayView2<'a, F>, y: ArrayView2<'a, F>) -> Result<Self> {
+        if y.ncols() != x.ncols() {
+            return Err(Error::Data {
+                what: "targets",
+                problem: format!("X has {} columns (examples) but Y has {}", x.ncols(), y.ncols()),
+            });
+        }
+        check_finite(&x)?;
+        check_finite(&y).map_err(|e| match e {
+            Error::NonFiniteInput {
+                example, row, value, ..
+            } => Error::NonFiniteInput {
+                what: "target Y",
+                example,
+                row,
+                value,
+            },
+            other => other,
+        })?;
+        Ok(Examples {
+            x,
+            targets: Targets::Values(y),
+        })
+    }
+
+    /// `X: (n_0 × N)`.
+    pub fn x(&self) -> ArrayView2<'a, F> {
+        self.x
+    }
+}
+
+fn check_finite<F: Float>(x: &ArrayView2<F>) -> Result<()> {
+    // A pass in memory order first (fast for any layout); the position only if it fails.
+    if x.fold(true, |ok, v| ok && v.is_finite()) {
+        return Ok(());
+    }
+    match x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some(((row, example), v)) => Err(Error::NonFiniteInput {
+            what: "input X",
+            example,
+            row,
+            value: v.as_f64(),
+        }),
+    }
+}
+
+impl<F: Float> Source<F> for Examples<'_, F> {
+    fn len(&self) -> usize {
+        self.x.ncols()
+    }
+
+    fn input_size(&self) -> usize {
+        self.x.nrows()
+    }
+
+    fn targets(&self) -> Targets<'_, F> {
+        match self.targets {
+            Targets::Classes { labels, classes } => Targets::Classes { labels, classes },
+            Targets::Values(y) => Targets::Values(y.reborrow()),
+        }
+    }
+
+    fn gather(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
+        for (mut column, &i) in x.columns_mut().into_iter().zip(indices) {
+            column.assign(&self.x.column(i));
+        }
+    }
+
+    fn inputs(&self) -> Option<ArrayView2<'_, F>> {
+        Some(self.x.reborrow())
+    }
+}

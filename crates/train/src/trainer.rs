@@ -1,0 +1,775 @@
+//! The training loop: network2.py's `SGD`, with chapter 3's policies, observers and
+//! checkpoints.
+
+use std::{collections::BTreeMap, path::Path, time::Instant};
+
+use batchprop::{Activation, Cost, Float, Network, Sgd, one_hot};
+use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
+use rand::{SeedableRng, rngs::ChaCha8Rng, seq::SliceRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Control, Engine, Epoch, EpochEnd, Error, Metric, Metrics, Observer, Result, Settings, Source, Targets, Warning,
+};
+
+/// The version of the run state [`Trainer::save_checkpoint`] writes.
+const STATE_VERSION: u32 = 1;
+
+/// Columns per forward pass when evaluating a data set that is gathered, not read in place.
+const EVAL_CHUNK: usize = 1000;
+
+/// An output neuron whose σ'(z) stays below this for a whole epoch is saturated: a
+/// hundredth of a sigmoid's largest slope (1/4).
+const SATURATED_SLOPE: f64 = 0.0025;
+
+/// How a call to [`Trainer::fit`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Finish {
+    /// All the epochs of the settings are done.
+    Completed,
+    /// Early stopping ended the run; the network holds the best epoch's parameters.
+    EarlyStopped { best_epoch: usize },
+    /// The η schedule halved η down to η₀/128.
+    EtaExhausted,
+    /// An observer asked to stop; the run can go on with another call to `fit`.
+    Stopped,
+}
+
+/// The best epoch so far, kept while a policy watches the evaluation metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Best<F> {
+    epoch: usize,
+    value: f64,
+    parameters: Vec<F>, // laid out as Network::parameters
+}
+
+/// Everything a run needs to continue where it stopped, saved in a checkpoint beside the
+/// network's parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunState<F> {
+    format_version: u32,
+    settings: Settings,
+    /// The shuffles' stream position (`ChaCha8Rng::get_word_pos`; a string: JSON numbers
+    /// cannot hold a u128).
+    rng_word_pos: String,
+    epochs_done: usize,
+    /// η in force (the schedule may have lowered it).
+    eta: f64,
+    history: Vec<Epoch>,
+    warnings: Vec<Warning>,
+    best: Option<Best<F>>,
+    /// Epochs since the best one, for early stopping.
+    since_best: usize,
+    /// Epochs since the best one or the last halving of η, for the schedule.
+    since_change: usize,
+    /// Set when a policy has ended the run for good.
+    finished: Option<Finish>,
+    /// The caller's notes, carried through checkpoints untouched.
+    tags: BTreeMap<String, String>,
+}
+
+/// A training run: settings, the shuffling random number generator, and what has happened
+/// so far (history, best epoch, η in force). Made with [`Trainer::new`] or from a checkpoint
+/// with [`Trainer::resume`]; [`Trainer::fit`] runs it.
+///
+/// ```
+/// use batchprop::{Activation, Cost, Init, Network};
+/// use batchprop_train::{Examples, Settings, Trainer};
+/// use ndarray::array;
+///
+/// let x = array![[0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0]]; // XOR, one example per column
+/// let xor = Examples::classes(x.view(), &[0, 1, 1, 0], 2)?;
+/// let mut trainer = Trainer::new(Settings::book().epochs(300).batch_size(4).eta(0.5).seed(1))?;
+/// let mut net = Network::<f64>::builder(&[2, 8, 2])
+///     .hidden(Activation::Tanh)
+///     .output(Activation::Softmax)
+///     .cost(Cost::LogLikelihood)
+///     .init(Init::Scaled)
+///     .build(trainer.rng())?;
+/// trainer.fit(&mut net, &xor, Some(&xor), &mut ())?;
+/// let last = trainer.history().last().unwrap();
+/// assert_eq!(last.evaluation.as_ref().unwrap().correct, Some(4));
+/// # Ok::<(), batchprop_train::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Trainer<F: Float> {
+    state: RunState<F>,
+    rng: ChaCha8Rng,
+}
+
+impl<F: Float> Trainer<F> {
+    /// A new run with validated `settings`, its generator seeded from `settings.seed`.
+    pub fn new(settings: Settings) -> Result<Self> {
+        settings.validate()?;
+        Ok(Trainer {
+            rng: ChaCha8Rng::seed_from_u64(settings.seed),
+            state: RunState {
+                format_version: STATE_VERSION,
+                eta: settings.eta,
+                settings,
+                rng_word_pos: String::new(),
+                epochs_done: 0,
+                history: Vec::new(),
+                warnings: Vec::new(),
+                best: None,
+                since_best: 0,
+                since_change: 0,
+                finished: None,
+                tags: BTreeMap::new(),
+            },
+        })
+    }
+
+    /// The run's random number generator. The shuffles draw from it; drawing the initial
+    /// network from it too (`Network::builder(…).build(trainer.rng())`), before the first
+    /// epoch, makes one seed fix the whole run, as network.py's one `random` module does.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// Raises (or lowers) the number of epochs, to continue a resumed run further.
+    pub fn set_epochs(&mut self, epochs: usize) -> Result<()> {
+        let settings = Settings {
+            epochs,
+            ..self.state.settings.clone()
+        };
+        settings.validate()?;
+        self.state.settings = settings;
+        Ok(())
+    }
+
+    /// One record per epoch done, in order (across resumes).
+    pub fn history(&self) -> &[Epoch] {
+        &self.state.history
+    }
+
+    /// The warnings the run has given.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.state.warnings
+    }
+
+    /// Epochs done so far.
+    pub fn epochs_done(&self) -> usize {
+        self.state.epochs_done
+    }
+
+    /// The learning rate in force.
+    pub fn eta(&self) -> f64 {
+        self.state.eta
+    }
+
+    /// The best epoch by the evaluation metric, when early stopping or the η schedule
+    /// watches it.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.state.best.as_ref().map(|b| b.epoch)
+    }
+
+    /// The caller's notes (which data split, say), saved and resumed with the run.
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.state.tags
+    }
+
+    /// The caller's notes, to edit.
+    pub fn tags_mut(&mut self) -> &mut BTreeMap<String, String> {
+        &mut self.state.tags
+    }
+
+    /// Trains `net` on `train` for the remaining epochs, evaluating on `evaluation` (if
+    /// given) after each, as network2.py's `SGD` does; `observer` sees every batch and epoch.
+    ///
+    /// Checks the data against the settings and the network first (sizes, classes, the
+    /// batch size, the evaluation data a policy needs). Each epoch shuffles the examples
+    /// with the run's generator, takes mini-batches of `batch_size` (the last one smaller
+    /// if `batch_size` does not divide `N`), and steps on each; nothing is allocated per
+    /// step. The same settings, seed and network give the same bits on any number of
+    /// threads. With early stopping on, `net` ends with the best epoch's parameters.
+    ///
+    /// A non-finite cost or parameter ends the run with [`Error::Diverged`].
+    pub fn fit<S: Source<F>>(
+        &mut self,
+        net: &mut Network<F>,
+        train: &S,
+        evaluation: Option<&dyn Source<F>>,
+        observer: &mut impl Observer<F>,
+    ) -> Result<Finish> {
+        self.check_data(net, train, evaluation)?;
+        let settings = self.state.settings.clone();
+        let n = train.len();
+        let batch_size = settings.batch_size;
+        let sgd_for = |eta: f64| Sgd::new(eta).and_then(|s| s.with_l2(settings.lambda, n));
+        let mut sgd = sgd_for(self.state.eta)?;
+        let mut ws = net.try_workspace(batch_size)?;
+        let mut pe = net.per_example_workspace();
+        let mut batches = Batcher::new(train, net.sizes()[net.num_layers() - 1], batch_size)?;
+        // One-hot targets for the monitored costs, built once.
+        let one_hot_of = |source: &dyn Source<F>| match source.targets() {
+            Targets::Classes { labels, classes } => one_hot::<F>(labels, classes).map(Some),
+            Targets::Values(_) => Ok(None),
+        };
+        let measure_eval_cost =
+            settings.monitor.evaluation_cost || (settings.has_policy() && settings.metric == Metric::Cost);
+        let measure_eval_accuracy =
+            settings.monitor.evaluation_accuracy || (settings.has_policy() && settings.metric == Metric::Accuracy);
+        let train_y = if settings.monitor.training_cost {
+            one_hot_of(train)?
+        } else {
+            None
+        };
+        let eval_y = match evaluation {
+            Some(e) if measure_eval_cost => one_hot_of(e)?,
+            _ => None,
+        };
+        let mut saturation = Saturation::new(net);
+        let last_layer = net.num_layers() - 1;
+
+        let mut finish = self.state.finished.unwrap_or(Finish::Completed);
+        while self.state.finished.is_none() && self.state.epochs_done < settings.epochs {
+            let epoch = self.state.epochs_done;
+            observer.epoch_start(epoch, batches.len());
+            batches.shuffle(&mut self.rng);
+            saturation.reset();
+            let start = Instant::now();
+            let mut cost_sum = 0.0;
+            for batch in 0..batches.len() {
+                let (x, y) = batches.gather(train, batch);
+                let cost = match settings.engine {
+                    Engine::Batched => {
+                        net.sgd_step(x, y, &sgd, &mut ws)?;
+                        // The outputs of the step's own forward pass: n_L × m values at hand.
+                        let a = ws.a(last_layer);
+                        saturation.observe(a);
+                        net.cost().value(a, y)
+                    }
+                    Engine::PerExample => {
+                        net.sgd_step_per_example(x, y, &sgd, &mut pe)?;
+                        pe.batch_cost_sum()
+                    }
+                }
+                .as_f64();
+                if !cost.is_finite() {
+                    return Err(self.diverged(net, epoch, Some(batch), "the mini-batch's cost".into(), cost));
+                }
+                cost_sum += cost;
+                observer.batch_end(epoch, batch);
+            }
+            let train_seconds = start.elapsed().as_secs_f64();
+            if let Some((array, value)) = net.first_non_finite() {
+                return Err(self.diverged(net, epoch, None, format!("a parameter of {array}"), value.as_f64()));
+            }
+
+            let training = (settings.monitor.training_cost || settings.monitor.training_accuracy)
+                .then(|| {
+                    evaluate(
+                        net,
+                        train,
+                        train_y.as_ref(),
+                        settings.monitor.training_accuracy,
+                        settings.lambda,
+                    )
+                })
+                .transpose()?;
+            let eval_metrics = evaluation
+                .map(|e| evaluate(net, e, eval_y.as_ref(), measure_eval_accuracy, settings.lambda))
+                .transpose()?;
+            let record = Epoch {
+                epoch,
+                eta: self.state.eta,
+                train_seconds,
+                examples_per_second: n as f64 / train_seconds,
+                running_cost: cost_sum / n as f64,
+                training,
+                evaluation: eval_metrics,
+            };
+            if let Some(w) = saturation.warning(epoch, net.cost()) {
+                if !self
+                    .state
+                    .warnings
+                    .iter()
+                    .any(|old| std::mem::discriminant(old) == std::mem::discriminant(&w))
+                {
+                    observer.warning(&w);
+                    self.state.warnings.push(w);
+                }
+            }
+            if let Some(policy_finish) = self.apply_policies(net, &record) {
+                self.state.finished = Some(policy_finish);
+                finish = policy_finish;
+            }
+            sgd = sgd_for(self.state.eta)?;
+            self.state.history.push(record);
+            self.state.epochs_done = epoch + 1;
+            let end = EpochEnd {
+                record: self.state.history.last().expect("just pushed"),
+                network: net,
+                trainer: self,
+                last: self.state.finished.is_some() || epoch + 1 == settings.epochs,
+            };
+            if observer.epoch_end(&end)? == Control::Stop && self.state.finished.is_none() {
+                if self.state.epochs_done < settings.epochs {
+                    finish = Finish::Stopped;
+                }
+                break;
+            }
+        }
+        if settings.early_stop.is_some() {
+            if let Some(best) = &self.state.best {
+                net.parameters_mut().copy_from_slice(&best.parameters);
+                if finish == Finish::Completed {
+                    finish = Finish::EarlyStopped { best_epoch: best.epoch };
+                }
+            }
+        }
+        Ok(finish)
+    }
+
+    /// Early stopping and the η schedule after an epoch: keeps the best parameters, counts
+    /// epochs without improvement, halves η. Returns how the run ends, if a policy ends it.
+    fn apply_policies(&mut self, net: &Network<F>, record: &Epoch) -> Option<Finish> {
+        let settings = &self.state.settings;
+        if !settings.has_policy() {
+            return None;
+        }
+        let eval = record.evaluation.as_ref()?;
+        let value = match settings.metric {
+            Metric::Accuracy => eval.accuracy(),
+            Metric::Cost => eval.cost,
+        }?;
+        let better = match (&self.state.best, settings.metric) {
+            (None, _) => !value.is_nan(),
+            (Some(best), Metric::Accuracy) => value > best.value,
+            (Some(best), Metric::Cost) => value < best.value,
+        };
+        if better {
+            let parameters = net.parameters().to_vec();
+            self.state.best = Some(Best {
+                epoch: record.epoch,
+                value,
+                parameters,
+            });
+            self.state.since_best = 0;
+            self.state.since_change = 0;
+        } else {
+            self.state.since_best += 1;
+            self.state.since_change += 1;
+        }
+        if let Some(patience) = settings.eta_schedule {
+            if self.state.since_change >= patience {
+                self.state.since_change = 0;
+                self.state.eta /= 2.0;
+                if self.state.eta <= settings.eta / 128.0 {
+                    return Some(Finish::EtaExhausted);
+                }
+            }
+        }
+        match (settings.early_stop, &self.state.best) {
+            (Some(patience), Some(best)) if self.state.since_best >= patience => {
+                Some(Finish::EarlyStopped { best_epoch: best.epoch })
+            }
+            _ => None,
+        }
+    }
+
+    /// The second phase of validation: the data against the settings and the network.
+    fn check_data<S: Source<F>>(&self, net: &Network<F>, train: &S, evaluation: Option<&dyn Source<F>>) -> Result<()> {
+        let settings = &self.state.settings;
+        let sizes = net.sizes();
+        let (n_in, n_out) = (sizes[0], sizes[sizes.len() - 1]);
+        let sets: Vec<(&'static str, &dyn Source<F>)> = std::iter::once(("training data", train as &dyn Source<F>))
+            .chain(evaluation.map(|e| ("evaluation data", e)))
+            .collect();
+        for (what, data) in sets {
+            let targets = data.targets();
+            if data.input_size() != n_in || targets.outputs() != n_out {
+                let outputs = match targets {
+                    Targets::Classes { classes, .. } => format!("{classes} classes"),
+                    Targets::Values(y) => format!("{} target rows", y.nrows()),
+                };
+                return Err(Error::Data {
+                    what,
+                    problem: format!(
+                        "the network's sizes {sizes:?} do not fit it: it has {} inputs per example and {outputs}, \
+                         so the first layer must be {} and the last {}",
+                        data.input_size(),
+                        data.input_size(),
+                        targets.outputs()
+                    ),
+                });
+            }
+            if targets.len() != data.len() {
+                return Err(Error::Data {
+                    what,
+                    problem: format!("{} examples but {} targets", data.len(), targets.len()),
+                });
+            }
+            if data.is_empty() {
+                return Err(Error::Data {
+                    what,
+                    problem: "it holds no examples".into(),
+                });
+            }
+        }
+        if settings.batch_size > train.len() {
+            return Err(Error::Data {
+                what: "training data",
+                problem: format!(
+                    "the batch size {} is larger than the {} training examples",
+                    settings.batch_size,
+                    train.len()
+                ),
+            });
+        }
+        let policy = match (settings.early_stop, settings.eta_schedule) {
+            (Some(_), _) => Some("early stopping"),
+            (None, Some(_)) => Some("the η schedule"),
+            (None, None) => None,
+        };
+        if let Some(policy) = policy {
+            let Some(eval) = evaluation else {
+                return Err(Error::Data {
+                    what: "evaluation data",
+                    problem: format!("{policy} watches the evaluation data, and none was given"),
+                });
+            };
+            if settings.metric == Metric::Accuracy && matches!(eval.targets(), Targets::Values(_)) {
+                return Err(Error::Data {
+                    what: "evaluation data",
+                    problem: format!("{policy} watches the accuracy, but the targets are values: use Metric::Cost"),
+                });
+            }
+        }
+        if let Some(best) = &self.state.best {
+            if best.parameters.len() != net.parameters().len() {
+                return Err(Error::Data {
+                    what: "network",
+                    problem: format!("it is not the network this run was saved with (sizes {sizes:?})"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn diverged(&self, net: &Network<F>, epoch: usize, batch: Option<usize>, what: String, value: f64) -> Error {
+        let mut hints = vec![format!("a smaller η (now {})", self.state.eta)];
+        hints.push("the scaled initialisation (Init::Scaled), if the weights start from N(0, 1)".into());
+        if net.cost() == Cost::Quadratic {
+            hints.push("the cross-entropy cost".into());
+        }
+        Error::Diverged {
+            epoch,
+            batch,
+            what,
+            value,
+            hint: hints.join(", or "),
+        }
+    }
+
+    /// Saves `net` with the run's state to `path`, atomically (the network file of
+    /// [`Network::save`] with a `training` object): what [`Trainer::resume`] reads.
+    pub fn save_checkpoint(&self, net: &Network<F>, path: impl AsRef<Path>) -> Result<()> {
+        let state = RunState {
+            rng_word_pos: self.rng.get_word_pos().to_string(),
+            ..self.state.clone()
+        };
+        net.save_with_state(path, Some(&state))?;
+        Ok(())
+    }
+
+    /// The run saved in `path` by [`Trainer::save_checkpoint`] (or by version 0.1 of the
+    /// `mnist` example's `--save`), and its network, ready to continue with [`Trainer::fit`]:
+    /// the continued run gives the same bits as one never interrupted. The saved settings are
+    /// validated like new ones.
+    pub fn resume(path: impl AsRef<Path>) -> Result<(Self, Network<F>)> {
+        let path = path.as_ref();
+        let problem = |problem: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let (net, state) = Network::<F>::load_with_state::<serde_json::Value>(path)?;
+        let state = state.ok_or_else(|| {
+            problem("it holds a network but no training state: it can be loaded (Network::load), not resumed".into())
+        })?;
+        let state: RunState<F> = if state.get("format_version").is_some() {
+            serde_json::from_value(state).map_err(|e| problem(format!("the training state is not valid: {e}")))?
+        } else {
+            legacy_state(state).map_err(problem)?
+        };
+        if state.format_version > STATE_VERSION {
+            return Err(problem(format!(
+                "its training state has format_version {}, newer than this batchprop reads ({STATE_VERSION})",
+                state.format_version
+            )));
+        }
+        state
+            .settings
+            .validate()
+            .map_err(|e| problem(format!("the saved settings: {e}")))?;
+        if !(state.eta.is_finite() && state.eta > 0.0 && state.eta <= state.settings.eta) {
+            return Err(problem(format!(
+                "the saved η in force ({}) is not in (0, η₀ = {}]",
+                state.eta, state.settings.eta
+            )));
+        }
+        if state.history.len() > state.epochs_done {
+            return Err(problem(format!(
+                "the history has {} epochs but {} are done",
+                state.history.len(),
+                state.epochs_done
+            )));
+        }
+        let word_pos: u128 = state
+            .rng_word_pos
+            .parse()
+            .map_err(|_| problem(format!("rng_word_pos {:?} is not a count", state.rng_word_pos)))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(state.settings.seed);
+        rng.set_word_pos(word_pos);
+        Ok((Trainer { state, rng }, net))
+    }
+}
+
+/// The training state that version 0.1 of the `mnist` example saved with `--save`:
+/// `{"epochs_done", "rng_word_pos", "config": {…}}`. The example's own settings (sizes,
+/// activation, init, data split) become tags.
+fn legacy_state<F: Float>(state: serde_json::Value) -> std::result::Result<RunState<F>, String> {
+    #[derive(Deserialize)]
+    struct Legacy {
+        epochs_done: usize,
+        rng_word_pos: String,
+        config: LegacyConfig,
+    }
+    #[derive(Deserialize)]
+    struct LegacyConfig {
+        epochs: usize,
+        batch_size: usize,
+        eta: f64,
+        lambda: f64,
+        seed: u64,
+        per_example: bool,
+        monitor: bool,
+        full_train: bool,
+        hidden: String,
+        init: String,
+    }
+    let legacy: Legacy = serde_json::from_value(state).map_err(|e| format!("the training state is not valid: {e}"))?;
+    let c = legacy.config;
+    let settings = Settings {
+        epochs: c.epochs,
+        batch_size: c.batch_size,
+        eta: c.eta,
+        lambda: c.lambda,
+        seed: c.seed,
+        engine: if c.per_example {
+            Engine::PerExample
+        } else {
+            Engine::Batched
+        },
+        monitor: if c.monitor {
+            crate::Monitor::all()
+        } else {
+            crate::Monitor::default()
+        },
+        ..Settings::book()
+    };
+    let tags = BTreeMap::from([
+        ("full_train".to_string(), c.full_train.to_string()),
+        ("hidden".to_string(), c.hidden),
+        ("init".to_string(), c.init),
+    ]);
+    Ok(RunState {
+        format_version: STATE_VERSION,
+        eta: settings.eta,
+        settings,
+        rng_word_pos: legacy.rng_word_pos,
+        epochs_done: legacy.epochs_done,
+        history: Vec::new(),
+        warnings: Vec::new(),
+        best: None,
+        since_best: 0,
+        since_change: 0,
+        finished: None,
+        tags,
+    })
+}
+
+/// Cost (if `y` is given, or the targets are values) and accuracy (if asked and the targets
+/// are classes) of `net` on `data`: in place when the data holds its inputs as a matrix, else
+/// gathered in chunks. Either way the same bits.
+fn evaluate<F: Float>(
+    net: &Network<F>,
+    data: &(impl Source<F> + ?Sized),
+    one_hot: Option<&Array2<F>>,
+    accuracy: bool,
+    lambda: f64,
+) -> Result<Metrics> {
+    let targets = data.targets();
+    let y: Option<ArrayView2<F>> = match targets {
+        Targets::Values(y) => Some(y),
+        Targets::Classes { .. } => one_hot.map(|y| y.view()),
+    };
+    let labels = match targets {
+        Targets::Classes { labels, .. } if accuracy => Some(labels),
+        _ => None,
+    };
+    let n = data.len();
+    let (mut cost_sum, mut correct) = (F::zero(), 0);
+    let mut part = |x: ArrayView2<F>, start: usize| -> Result<()> {
+        let end = start + x.ncols();
+        if let Some(y) = &y {
+            cost_sum += net.cost_sum(x, y.slice(s![.., start..end]))?;
+        }
+        if let Some(labels) = labels {
+            correct += net.accuracy(x, &labels[start..end])?;
+        }
+        Ok(())
+    };
+    match data.inputs() {
+        Some(x) => part(x, 0)?,
+        None => {
+            let mut buffer = Array2::zeros((data.input_size(), n.min(EVAL_CHUNK)).f());
+            let mut indices = Vec::with_capacity(EVAL_CHUNK);
+            for start in (0..n).step_by(EVAL_CHUNK) {
+                let end = (start + EVAL_CHUNK).min(n);
+                indices.clear();
+                indices.extend(start..end);
+                let mut x = buffer.slice_mut(s![.., ..end - start]);
+                data.gather(&indices, x.view_mut());
+                part(x.view(), start)?;
+            }
+        }
+    }
+    let cost = match y {
+        Some(_) => Some(net.regularised_mean(cost_sum, F::from_usize(n), lambda)?.as_f64()),
+        None => None,
+    };
+    Ok(Metrics {
+        cost,
+        correct: labels.map(|_| correct),
+        total: n,
+    })
+}
+
+/// Shuffled mini-batches, gathered into buffers allocated once.
+struct Batcher<F> {
+    batch_size: usize,
+    order: Vec<usize>, // (N): this epoch's order of examples
+    x: Array2<F>,      // X: (n_0 × batch_size), column-major
+    y: Array2<F>,      // Y: (n_L × batch_size), column-major
+}
+
+impl<F: Float> Batcher<F> {
+    fn new<S: Source<F>>(data: &S, outputs: usize, batch_size: usize) -> Result<Self> {
+        let zeros = |rows: usize| -> Result<Array2<F>> {
+            let len = rows
+                .checked_mul(batch_size)
+                .ok_or_else(|| allocation(rows, batch_size))?;
+            let mut v = Vec::new();
+            v.try_reserve_exact(len).map_err(|_| allocation(rows, batch_size))?;
+            v.resize(len, F::zero());
+            Ok(Array2::from_shape_vec((rows, batch_size).f(), v).expect("sized for its shape"))
+        };
+        Ok(Batcher {
+            batch_size,
+            order: (0..data.len()).collect(),
+            x: zeros(data.input_size())?,
+            y: zeros(outputs)?,
+        })
+    }
+
+    /// Batches per epoch, `⌈N / batch_size⌉`.
+    fn len(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size)
+    }
+
+    /// A new epoch in a random order drawn from `rng` (network.py's
+    /// `random.shuffle(training_data)`): a permutation of `0..N` that depends only on the
+    /// state of `rng`, not on earlier epochs.
+    fn shuffle(&mut self, rng: &mut ChaCha8Rng) {
+        for (i, o) in self.order.iter_mut().enumerate() {
+            *o = i;
+        }
+        self.order.shuffle(rng);
+    }
+
+    /// Gathers batch `k` of this epoch: `X: (n_0 × m)` and `Y: (n_L × m)`.
+    fn gather<S: Source<F>>(&mut self, data: &S, k: usize) -> (ArrayView2<'_, F>, ArrayView2<'_, F>) {
+        let start = k * self.batch_size;
+        let indices = &self.order[start..(start + self.batch_size).min(self.order.len())];
+        let m = indices.len();
+        data.gather(indices, self.x.slice_mut(s![.., ..m]));
+        match data.targets() {
+            Targets::Classes { labels, .. } => {
+                self.y.fill(F::zero());
+                for (j, &i) in indices.iter().enumerate() {
+                    self.y[[labels[i] as usize, j]] = F::one();
+                }
+            }
+            Targets::Values(y) => {
+                for (mut column, &i) in self.y.columns_mut().into_iter().zip(indices) {
+                    column.assign(&y.column(i));
+                }
+            }
+        }
+        (self.x.slice(s![.., ..m]), self.y.slice(s![.., ..m]))
+    }
+}
+
+fn allocation(rows: usize, batch_size: usize) -> Error {
+    Error::Data {
+        what: "batch size",
+        problem: format!("a mini-batch of {batch_size} examples of {rows} values each cannot be allocated"),
+    }
+}
+
+/// Tracks, over an epoch, each output neuron's largest σ'(z): the quadratic cost's output
+/// error carries σ'(z), so a neuron whose σ' stays near 0 for every example stops learning.
+struct Saturation {
+    slope: Option<fn(f64) -> f64>, // σ' from a = σ(z), for sigmoid and tanh outputs
+    max: Vec<f64>,                 // (n_L): the largest σ' seen this epoch
+}
+
+impl Saturation {
+    fn new<F: Float>(net: &Network<F>) -> Self {
+        let output = &net.activations()[net.num_layers() - 2];
+        let slope: Option<fn(f64) -> f64> = match output {
+            Activation::Sigmoid => Some(|a| a * (1.0 - a)),
+            Activation::Tanh => Some(|a| 1.0 - a * a),
+            _ => None,
+        };
+        Saturation {
+            slope,
+            max: vec![0.0; net.sizes()[net.num_layers() - 1]],
+        }
+    }
+
+    fn reset(&mut self) {
+        self.max.fill(0.0);
+    }
+
+    /// The outputs `A^L: (n_L × m)` of one batch.
+    fn observe<F: Float>(&mut self, a: ArrayView2<F>) {
+        if let Some(slope) = self.slope {
+            for (row, max) in a.rows().into_iter().zip(&mut self.max) {
+                *max = row.fold(*max, |m, &v| m.max(slope(v.as_f64())));
+            }
+        }
+    }
+
+    /// A warning if, under the quadratic cost, an output neuron was saturated all epoch.
+    fn warning(&self, epoch: usize, cost: Cost) -> Option<Warning> {
+        if cost != Cost::Quadratic || self.slope.is_none() {
+            return None;
+        }
+        let (neuron, &max_slope) = self.max.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))?;
+        (max_slope < SATURATED_SLOPE).then_some(Warning::Saturated {
+            epoch,
+            neuron,
+            max_slope,
+        })
+    }
+}
