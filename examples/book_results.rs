@@ -13,7 +13,8 @@ use std::{path::Path, process::ExitCode, time::Instant};
 
 use batchprop::{Cost, Init};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, TrainConfig, mnist_dir, train};
+use batchprop_examples::{Architecture, BoxError, TestAccuracy, examples, mnist_dir};
+use batchprop_train::{Monitor, Settings, Trainer};
 use plotters::prelude::*;
 
 /// One row of the book's table.
@@ -23,13 +24,14 @@ struct Row {
     flags: &'static str,
     book: f64,
     book_note: &'static str,
-    config: TrainConfig,
+    architecture: Architecture,
+    run: Settings,
     /// Compare on the validation set (the book's 98.04 % is a validation accuracy).
     validation: bool,
 }
 
 fn rows() -> Vec<Row> {
-    let book = TrainConfig::book();
+    let book = Settings::book();
     vec![
         Row {
             name: "[784,30,10]",
@@ -37,7 +39,8 @@ fn rows() -> Vec<Row> {
             flags: "",
             book: 95.42,
             book_note: "peak, best of 3 runs",
-            config: book.clone(),
+            architecture: Architecture::book(),
+            run: book.clone(),
             validation: false,
         },
         Row {
@@ -46,10 +49,11 @@ fn rows() -> Vec<Row> {
             flags: " --sizes 784,100,10",
             book: 96.59,
             book_note: "",
-            config: TrainConfig {
+            architecture: Architecture {
                 sizes: vec![784, 100, 10],
-                ..book.clone()
+                ..Architecture::book()
             },
+            run: book.clone(),
             validation: false,
         },
         Row {
@@ -58,16 +62,13 @@ fn rows() -> Vec<Row> {
             flags: " --sizes 784,100,10 --cost cross-entropy --lambda 5.0 --eta 0.1 --init scaled --epochs 60 --monitor",
             book: 98.04,
             book_note: "validation",
-            config: TrainConfig {
+            architecture: Architecture {
                 sizes: vec![784, 100, 10],
                 cost: Cost::CrossEntropy,
-                lambda: 5.0,
-                eta: 0.1,
                 init: Init::Scaled,
-                epochs: 60,
-                monitor: true,
-                ..book
+                ..Architecture::book()
             },
+            run: book.lambda(5.0).eta(0.1).epochs(60).monitor(Monitor::all()),
             validation: true,
         },
     ]
@@ -92,6 +93,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), BoxError> {
     let mnist = Mnist::<f32>::load(mnist_dir(None)?, Split::Book)?;
+    let (train, validation) = (examples(&mnist.train)?, examples(&mnist.validation)?);
     let mut table = vec![
         "| network | settings | command (`cargo run --release --example mnist --`) | final accuracy, seeds 0 / 1 / 2 | median final | peak (best epoch of 3 runs) | book |".to_string(),
         "|---|---|---|---|---|---|---|".to_string(),
@@ -101,19 +103,23 @@ fn run() -> Result<(), BoxError> {
     for (r, row) in rows().into_iter().enumerate() {
         let (mut finals, mut peak) = (Vec::new(), 0.0f64);
         for seed in SEEDS {
-            let config = TrainConfig {
-                seed,
-                ..row.config.clone()
-            };
             let start = Instant::now();
-            let (_, epochs) = train(&config, &mnist, None, None, |_| {})?;
-            let accuracy: Vec<f64> = epochs
-                .iter()
-                .map(|e| match (&e.monitor, row.validation) {
-                    (Some(m), true) => 100.0 * m.evaluation_correct as f64 / m.evaluation_total as f64,
-                    _ => 100.0 * e.test_correct as f64 / e.test_total as f64,
-                })
-                .collect();
+            let mut trainer = Trainer::new(row.run.clone().seed(seed))?;
+            let mut net = row.architecture.build::<f32>(trainer.rng())?;
+            let mut test = TestAccuracy::new(&mnist.test);
+            trainer.fit(&mut net, &train, Some(&validation), &mut test)?;
+            let accuracy: Vec<f64> = if row.validation {
+                let validation = trainer
+                    .history()
+                    .iter()
+                    .map(|e| e.evaluation.as_ref().and_then(|m| m.accuracy()));
+                validation.map(|a| 100.0 * a.unwrap_or(0.0)).collect()
+            } else {
+                test.correct
+                    .iter()
+                    .map(|&c| 100.0 * c as f64 / mnist.test.len() as f64)
+                    .collect()
+            };
             let last = *accuracy.last().expect("at least one epoch");
             let best = accuracy.iter().copied().fold(0.0, f64::max);
             eprintln!(

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! `--help` lists every flag. The data is found in `--data DIR`, `$MNIST_DIR`, or the
-//! repository's `data/mnist`.
+//! repository's `data/mnist`. The loop is `batchprop_train::Trainer`'s; this file parses flags
+//! and prints.
 
 use std::{
     io::IsTerminal,
@@ -24,14 +25,20 @@ use std::{
     time::Instant,
 };
 
-use batchprop::{Backend, Cost, Float, Init};
+use batchprop::{Backend, Float, Network};
 use batchprop_data::{Mnist, Split};
-use batchprop_examples::{BoxError, Checkpoint, Event, Resume, TrainConfig, mnist_dir, parse_args, train};
-use clap::{Parser, ValueEnum};
+use batchprop_examples::{
+    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, TestAccuracy, examples, mnist_dir, parse_args,
+};
+use batchprop_train::{
+    Checkpointer, Control, Engine, EpochEnd, Error, Finish, Monitor, Observer, Settings, Trainer, Warning,
+};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-/// Train a fully-connected network on MNIST by backpropagating whole mini-batches.
+/// Train a fully-connected network on MNIST by backpropagating whole mini-batches, and print
+/// the book's per-epoch test accuracy.
 #[derive(Parser, Debug)]
 #[command(about, long_about = None, allow_negative_numbers = true)]
 struct Args {
@@ -71,20 +78,31 @@ struct Args {
     /// Train with the book's per-example loop instead of whole mini-batches
     #[arg(long)]
     per_example: bool,
-    /// Train on all 60,000 training images (no validation set)
+    /// Train on all 60,000 training images (no validation set; the test set is evaluated)
     #[arg(long)]
     full_train: bool,
     /// Also report cost and accuracy on the training and validation data every epoch
     #[arg(long)]
     monitor: bool,
-    /// Save the trained network to FILE (JSON, network2.py's layout, with the state to resume)
+    /// Stop after N epochs without a better validation accuracy, keeping the best epoch's network
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    early_stop: Option<u32>,
+    /// Halve η after N epochs without a better validation accuracy; stop at η/128
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    eta_schedule: Option<u32>,
+    /// Save the trained network to FILE at the end (JSON, network2.py's layout): the best
+    /// epoch's with --early-stop, else the last
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
-    /// With --save: also save after every N epochs, so that a killed run keeps its progress
+    /// Where to save checkpoints (the network and the run's state, for --resume)
+    /// [default: beside --save, as NAME.checkpoint.json]
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Also checkpoint after every N epochs, so that a killed run keeps its progress
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     checkpoint_every: Option<u32>,
-    /// Continue the run saved in FILE with its saved settings (--epochs may raise the total);
-    /// the result is the same as a run that was never interrupted
+    /// Continue the run checkpointed in FILE with its saved settings (--epochs may raise the
+    /// total); the result is the same as a run that was never interrupted
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
     /// Print one JSON object per epoch, and a summary, on stdout
@@ -94,32 +112,6 @@ struct Args {
     /// per core). Batches under 32 examples always run on one thread.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum CostArg {
-    Quadratic,
-    CrossEntropy,
-    LogLikelihood,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ActivationArg {
-    Sigmoid,
-    Tanh,
-    Relu,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum InitArg {
-    Standard,
-    Scaled,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Dtype {
-    F32,
-    F64,
 }
 
 fn main() -> ExitCode {
@@ -154,31 +146,34 @@ fn dtype(args: &Args) -> Result<Dtype, BoxError> {
     }
 }
 
-fn config(args: &Args) -> TrainConfig {
-    TrainConfig {
-        sizes: args.sizes.clone(),
+fn settings(args: &Args) -> Settings {
+    Settings {
         epochs: args.epochs.unwrap_or(30),
         batch_size: args.batch_size as usize,
         eta: args.eta,
         lambda: args.lambda,
-        cost: match args.cost {
-            CostArg::Quadratic => Cost::Quadratic,
-            CostArg::CrossEntropy => Cost::CrossEntropy,
-            CostArg::LogLikelihood => Cost::LogLikelihood,
-        },
-        hidden: format!("{:?}", args.activation).to_lowercase(),
-        init: match args.init {
-            InitArg::Standard => Init::Standard,
-            InitArg::Scaled => Init::Scaled,
-        },
         seed: args.seed,
-        per_example: args.per_example,
-        monitor: args.monitor,
-        full_train: args.full_train,
+        engine: if args.per_example {
+            Engine::PerExample
+        } else {
+            Engine::Batched
+        },
+        // The default run measures nothing but the test accuracy it prints (as network.py).
+        monitor: if args.monitor {
+            Monitor::all()
+        } else {
+            Monitor {
+                evaluation_accuracy: false,
+                ..Monitor::default()
+            }
+        },
+        early_stop: args.early_stop.map(|n| n as usize),
+        eta_schedule: args.eta_schedule.map(|n| n as usize),
+        ..Settings::book()
     }
 }
 
-fn run<F: Float>(args: &Args) -> Result<(), BoxError> {
+fn run<F: Float + batchprop_data::Float>(args: &Args) -> Result<(), BoxError> {
     // The one place the thread policy is set: the engine splits large batches (and
     // evaluation) across the pool it runs in.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -187,168 +182,324 @@ fn run<F: Float>(args: &Args) -> Result<(), BoxError> {
     pool.install(|| train_and_report::<F>(args))
 }
 
-fn train_and_report<F: Float>(args: &Args) -> Result<(), BoxError> {
+/// `NAME.checkpoint.json` beside `path`.
+fn checkpoint_beside(path: &Path) -> PathBuf {
+    let stem = path.file_stem().unwrap_or(path.as_os_str()).to_string_lossy();
+    path.with_file_name(format!("{stem}.checkpoint.json"))
+}
+
+fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(), BoxError> {
     let wall = Instant::now();
-    let (config, resume) = match &args.resume {
-        None => (config(args), None),
+    let (mut trainer, mut net, init) = match &args.resume {
+        None => {
+            let architecture = Architecture {
+                sizes: args.sizes.clone(),
+                hidden: args.activation,
+                cost: args.cost.into(),
+                init: args.init.into(),
+            };
+            let mut trainer = Trainer::<F>::new(settings(args))?;
+            let net = architecture.build(trainer.rng())?;
+            let tags = trainer.tags_mut();
+            tags.insert("full_train".into(), args.full_train.to_string());
+            tags.insert("init".into(), architecture.init.name().into());
+            (trainer, net, architecture.init)
+        }
         Some(path) => {
-            let (resume, mut saved) = Resume::<F>::load(path)?;
-            saved.epochs = args.epochs.unwrap_or(saved.epochs);
+            let (mut trainer, net) = Trainer::<F>::resume(path)?;
+            if let Some(epochs) = args.epochs {
+                trainer.set_epochs(epochs)?;
+            }
             eprintln!(
                 "Resuming {} after epoch {} of {}, with its saved settings",
                 path.display(),
-                resume.epochs_done,
-                saved.epochs
+                trainer.epochs_done(),
+                trainer.settings().epochs
             );
-            (saved, Some(resume))
+            let init = match trainer.tags().get("init").map(String::as_str) {
+                Some("scaled") => batchprop::Init::Scaled,
+                _ => batchprop::Init::Standard,
+            };
+            (trainer, net, init)
         }
     };
-    // A resumed run keeps saving where it was resumed from unless --save says otherwise.
-    let checkpoint = match (args.save.as_ref().or(args.resume.as_ref()), args.checkpoint_every) {
-        (Some(path), every) => Some(Checkpoint {
-            path: path.clone(),
-            every: every.map_or(0, |n| n as usize),
-        }),
-        (None, Some(_)) => return Err("--checkpoint-every needs --save FILE (or --resume FILE)".into()),
-        (None, None) => None,
-    };
+    let full_train = trainer.tags().get("full_train").is_some_and(|v| v == "true");
+    // Checkpoints: --checkpoint, else beside --save, else (resuming) where the run came from.
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .or_else(|| args.save.as_deref().map(checkpoint_beside))
+        .or_else(|| args.resume.clone());
+    if args.checkpoint_every.is_some() && checkpoint.is_none() {
+        return Err("--checkpoint-every needs --save FILE or --checkpoint FILE".into());
+    }
     let dir = mnist_dir(args.data.as_deref())?;
-    let split = if config.full_train { Split::Full } else { Split::Book };
+    let split = if full_train { Split::Full } else { Split::Book };
     let mnist = Mnist::<F>::load(&dir, split)?;
-    let engine = if config.per_example {
-        "per-example loop"
-    } else {
-        "batched"
+    let settings = trainer.settings().clone();
+    let engine = match settings.engine {
+        Engine::Batched => "batched",
+        Engine::PerExample => "per-example loop",
     };
     let threads = rayon::current_num_threads();
     eprintln!(
         "Training {} on {} MNIST images from {}: {engine}, {}, {}, {threads}-thread pool, seed {}",
-        config.describe(),
+        describe(&net, &settings, init),
         mnist.train.len(),
         dir.display(),
         F::NAME,
         Backend::current().describe(),
-        config.seed,
+        settings.seed,
     );
 
-    let bar = if std::io::stderr().is_terminal() && !args.json {
-        ProgressBar::new(0)
-            .with_style(ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} batches").expect("a valid template"))
+    let train = examples(&mnist.train)?;
+    // Validation data, or the test data when there is none (--full-train).
+    let evaluation_set = if mnist.validation.is_empty() {
+        &mnist.test
     } else {
-        ProgressBar::hidden()
+        &mnist.validation
     };
-    let json = args.json;
-    let (_, epochs) = train(&config, &mnist, resume, checkpoint.as_ref(), |event| match event {
-        Event::EpochStart { epoch, batches } => {
-            bar.reset();
-            bar.set_length(batches as u64);
-            bar.set_message(format!("Epoch {epoch}"));
-        }
-        Event::Batch => bar.inc(1),
-        Event::EpochEnd(e) => {
-            bar.set_position(0);
-            if json {
-                let mut line = json!({
-                    "epoch": e.epoch,
-                    "test_correct": e.test_correct,
-                    "test_total": e.test_total,
-                    "train_seconds": e.train_seconds,
-                    "examples_per_second": e.examples_per_second,
-                    "running_cost": e.running_cost,
-                });
-                if let Some(m) = &e.monitor {
-                    line["training_cost"] = json!(m.training_cost);
-                    line["training_correct"] = json!(m.training_correct);
-                    line["training_total"] = json!(m.training_total);
-                    line["evaluation_cost"] = json!(m.evaluation_cost);
-                    line["evaluation_correct"] = json!(m.evaluation_correct);
-                    line["evaluation_total"] = json!(m.evaluation_total);
-                }
-                bar.suspend(|| println!("{line}"));
-            } else {
-                bar.suspend(|| {
-                    println!(
-                        "Epoch {}: {} / {}  ({:.2} s, {:.0} examples/s)",
-                        e.epoch, e.test_correct, e.test_total, e.train_seconds, e.examples_per_second
-                    );
-                    if let Some(m) = &e.monitor {
-                        println!("  Cost on training data: {:.6}", m.training_cost);
-                        println!(
-                            "  Accuracy on training data: {} / {}",
-                            m.training_correct, m.training_total
-                        );
-                        println!("  Cost on evaluation data: {:.6}", m.evaluation_cost);
-                        println!(
-                            "  Accuracy on evaluation data: {} / {}",
-                            m.evaluation_correct, m.evaluation_total
-                        );
-                    }
-                });
-            }
-        }
-    })?;
-    bar.finish_and_clear();
+    let evaluation = examples(evaluation_set)?;
+    let mut report = Report {
+        bar: if std::io::stderr().is_terminal() && !args.json {
+            ProgressBar::new(0).with_style(
+                ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} batches").expect("a valid template"),
+            )
+        } else {
+            ProgressBar::hidden()
+        },
+        json: args.json,
+        test: TestAccuracy::new(&mnist.test),
+    };
+    let mut checkpointer = Checkpointer {
+        path: checkpoint.clone().unwrap_or_default(),
+        every: args.checkpoint_every.map_or(0, |n| n as usize),
+    };
+    let result = if checkpoint.is_some() {
+        trainer.fit(
+            &mut net,
+            &train,
+            Some(&evaluation),
+            &mut (&mut report, &mut checkpointer),
+        )
+    } else {
+        trainer.fit(&mut net, &train, Some(&evaluation), &mut report)
+    };
+    report.bar.finish_and_clear();
+    let finish = result.map_err(|e| with_flag_hints(e, trainer.eta(), &net, init))?;
 
-    if let Some(c) = &checkpoint {
-        eprintln!("Saved the network to {}", c.path.display());
+    if let Some(path) = &checkpoint {
+        eprintln!("Checkpoint (for --resume): {}", path.display());
     }
-    summarize(
-        args,
-        &config,
-        &epochs,
-        wall.elapsed().as_secs_f64(),
-        &mnist.train.len(),
-        checkpoint.as_ref().map(|c| c.path.as_path()),
-    );
+    if let Some(path) = &args.save {
+        net.save(path)?;
+        match finish {
+            Finish::EarlyStopped { best_epoch } => eprintln!(
+                "Saved the network of epoch {best_epoch}, the best on the {} data, to {}",
+                if mnist.validation.is_empty() {
+                    "test"
+                } else {
+                    "validation"
+                },
+                path.display()
+            ),
+            _ => eprintln!("Saved the network of the last epoch to {}", path.display()),
+        }
+    }
+    let run = Run {
+        settings: &settings,
+        net: &net,
+        init,
+        trainer: &trainer,
+        train_examples: mnist.train.len(),
+        test_correct: &report.test.correct,
+        test_total: mnist.test.len(),
+    };
+    summarize(args, &run, wall.elapsed().as_secs_f64(), args.save.as_deref());
     Ok(())
 }
 
-fn summarize(
-    args: &Args,
-    config: &TrainConfig,
-    epochs: &[batchprop_examples::Epoch],
-    wall_seconds: f64,
-    train_examples: &usize,
-    saved: Option<&Path>,
-) {
+/// `[784, 30, 10] sigmoid, quadratic cost, η 3, mini-batch 10, standard init[, λ 5]`.
+fn describe<F: Float>(net: &Network<F>, settings: &Settings, init: batchprop::Init) -> String {
+    let mut s = format!(
+        "{:?} {}, {} cost, η {}, mini-batch {}, {} init",
+        net.sizes(),
+        hidden_name(net),
+        net.cost().name(),
+        settings.eta,
+        settings.batch_size,
+        init.name()
+    );
+    if settings.lambda != 0.0 {
+        s += &format!(", λ {}", settings.lambda);
+    }
+    s
+}
+
+/// The hidden layers' activation (the first layer's, which is the output's if there is no
+/// hidden layer).
+fn hidden_name<F: Float>(net: &Network<F>) -> &str {
+    net.activations()[0].name()
+}
+
+/// A divergence reported with this tool's flags as the hints.
+fn with_flag_hints<F: Float>(e: Error, eta: f64, net: &Network<F>, init: batchprop::Init) -> BoxError {
+    match e {
+        Error::Diverged {
+            epoch,
+            batch,
+            what,
+            value,
+            hint: _,
+        } => {
+            let mut hints = vec![format!("a smaller --eta (now {eta})")];
+            if init != batchprop::Init::Scaled {
+                hints.push("--init scaled".into());
+            }
+            if net.cost() == batchprop::Cost::Quadratic {
+                hints.push("--cost cross-entropy".into());
+            }
+            Error::Diverged {
+                epoch,
+                batch,
+                what,
+                value,
+                hint: hints.join(", or "),
+            }
+            .into()
+        }
+        other => other.into(),
+    }
+}
+
+/// Prints each epoch (the book's line, or JSON) and drives the progress bar.
+struct Report<'a, F> {
+    bar: ProgressBar,
+    json: bool,
+    test: TestAccuracy<'a, F>,
+}
+
+impl<F: Float + batchprop_data::Float> Observer<F> for Report<'_, F> {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        self.bar.reset();
+        self.bar.set_length(batches as u64);
+        self.bar.set_message(format!("Epoch {epoch}"));
+    }
+
+    fn batch_end(&mut self, _epoch: usize, _batch: usize) {
+        self.bar.inc(1);
+    }
+
+    fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> batchprop_train::Result<Control> {
+        self.test.epoch_end(end)?;
+        let (e, test_correct, test_total) = (
+            end.record,
+            *self.test.correct.last().expect("just counted"),
+            self.test.test.len(),
+        );
+        self.bar.set_position(0);
+        let (training, evaluation) = (e.training.as_ref(), e.evaluation.as_ref());
+        if self.json {
+            let mut line = json!({
+                "epoch": e.epoch,
+                "test_correct": test_correct,
+                "test_total": test_total,
+                "train_seconds": e.train_seconds,
+                "examples_per_second": e.examples_per_second,
+                "running_cost": e.running_cost,
+                "eta": e.eta,
+            });
+            if let (Some(t), Some(v)) = (training, evaluation) {
+                line["training_cost"] = json!(t.cost);
+                line["training_correct"] = json!(t.correct);
+                line["training_total"] = json!(t.total);
+                line["evaluation_cost"] = json!(v.cost);
+                line["evaluation_correct"] = json!(v.correct);
+                line["evaluation_total"] = json!(v.total);
+            }
+            self.bar.suspend(|| println!("{line}"));
+        } else {
+            self.bar.suspend(|| {
+                println!(
+                    "Epoch {}: {test_correct} / {test_total}  ({:.2} s, {:.0} examples/s)",
+                    e.epoch, e.train_seconds, e.examples_per_second
+                );
+                if let (Some(t), Some(v)) = (training, evaluation) {
+                    let cost = |c: Option<f64>| c.map_or("-".into(), |c| format!("{c:.6}"));
+                    let correct = |c: Option<usize>| c.map_or("-".into(), |c| c.to_string());
+                    println!("  Cost on training data: {}", cost(t.cost));
+                    println!("  Accuracy on training data: {} / {}", correct(t.correct), t.total);
+                    println!("  Cost on evaluation data: {}", cost(v.cost));
+                    println!("  Accuracy on evaluation data: {} / {}", correct(v.correct), v.total);
+                }
+            });
+        }
+        Ok(Control::Continue)
+    }
+
+    fn warning(&mut self, warning: &Warning) {
+        self.bar.suspend(|| eprintln!("warning: {warning}"));
+    }
+}
+
+/// What the summary line reports.
+struct Run<'a, F: Float> {
+    settings: &'a Settings,
+    net: &'a Network<F>,
+    init: batchprop::Init,
+    trainer: &'a Trainer<F>,
+    train_examples: usize,
+    /// The test accuracy of each epoch this call ran.
+    test_correct: &'a [usize],
+    test_total: usize,
+}
+
+fn summarize<F: Float>(args: &Args, run: &Run<'_, F>, wall_seconds: f64, saved: Option<&Path>) {
+    let Run {
+        settings,
+        net,
+        test_correct,
+        test_total,
+        ..
+    } = *run;
+    // This call's epochs (a resumed run reports the epochs it ran).
+    let history = run.trainer.history();
+    let epochs = &history[history.len() - test_correct.len()..];
     let train_seconds: f64 = epochs.iter().map(|e| e.train_seconds).sum();
-    let examples_per_second = (*train_examples * epochs.len()) as f64 / train_seconds;
-    let best = epochs
-        .iter()
-        .max_by_key(|e| (e.test_correct, std::cmp::Reverse(e.epoch)));
+    let examples_per_second = (run.train_examples * epochs.len()) as f64 / train_seconds;
+    let best = (0..epochs.len()).max_by_key(|&i| (test_correct[i], std::cmp::Reverse(epochs[i].epoch)));
     if args.json {
         println!(
             "{}",
             json!({
                 "summary": true,
-                "sizes": config.sizes,
+                "sizes": net.sizes(),
                 "epochs": epochs.len(),
-                "batch_size": config.batch_size,
-                "eta": config.eta,
-                "lambda": config.lambda,
-                "cost": config.cost.name(),
-                "activation": config.hidden,
-                "init": config.init.name(),
-                "seed": config.seed,
-                "per_example": config.per_example,
+                "batch_size": settings.batch_size,
+                "eta": settings.eta,
+                "lambda": settings.lambda,
+                "cost": net.cost().name(),
+                "activation": hidden_name(net),
+                "init": run.init.name(),
+                "seed": settings.seed,
+                "per_example": settings.engine == Engine::PerExample,
                 "threads": rayon::current_num_threads(),
                 "gemm": Backend::current().describe(),
-                "final_test_correct": epochs.last().map(|e| e.test_correct),
-                "best_test_correct": best.map(|e| e.test_correct),
-                "best_epoch": best.map(|e| e.epoch),
-                "test_total": epochs.last().map(|e| e.test_total),
+                "final_test_correct": test_correct.last(),
+                "best_test_correct": best.map(|i| test_correct[i]),
+                "best_epoch": best.map(|i| epochs[i].epoch),
+                "test_total": best.map(|_| test_total),
                 "train_seconds": train_seconds,
                 "examples_per_second": examples_per_second,
                 "wall_seconds": wall_seconds,
                 "saved": saved.map(|p| p.display().to_string()),
             })
         );
-    } else if let Some(best) = best {
+    } else if let Some(i) = best {
         println!(
-            "Best: {} / {} at epoch {}. {} epochs: {:.2} s training ({:.0} examples/s), {:.2} s in all",
-            best.test_correct,
-            best.test_total,
-            best.epoch,
+            "Best: {} / {test_total} at epoch {}. {} epochs: {:.2} s training ({:.0} examples/s), {:.2} s in all",
+            test_correct[i],
+            epochs[i].epoch,
             epochs.len(),
             train_seconds,
             examples_per_second,

@@ -1,4 +1,4 @@
-//! Loads a saved network and shows how it does on the MNIST test images.
+//! Loads a saved network and shows how it does on the MNIST test images (only those are read).
 //!
 //! ```sh
 //! cargo run --release --example mnist -- --save net.json
@@ -12,11 +12,12 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use batchprop::{Network, argmax};
-use batchprop_data::{Mnist, Split};
+use batchprop_data::Mnist;
 use batchprop_examples::{BoxError, mnist_dir, parse_args};
 use clap::Parser;
 
-/// Evaluate a saved network on the MNIST test images.
+/// Evaluate a saved network on the 10,000 MNIST test images: accuracy, confusion matrix, and
+/// some digits drawn with their predictions.
 #[derive(Parser, Debug)]
 #[command(about, long_about = None)]
 struct Args {
@@ -46,7 +47,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), BoxError> {
     let net = Network::<f64>::load(&args.model)?;
-    let test = Mnist::<f64>::load(mnist_dir(args.data.as_deref())?, Split::Book)?.test;
+    let test = Mnist::<f64>::load_test(mnist_dir(args.data.as_deref())?)?;
     if net.sizes()[0] != test.input_size() || net.sizes()[net.sizes().len() - 1] != test.classes() {
         return Err(format!(
             "{} is a {:?} network; MNIST needs {} inputs and {} outputs",
@@ -59,7 +60,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
     }
     let outputs = net.feedforward(test.x())?; // (10 × 10000)
     let predicted: Vec<usize> = outputs.columns().into_iter().map(argmax).collect();
-    let truth: Vec<usize> = test.labels().iter().map(|&l| usize::from(l)).collect();
+    let truth: Vec<usize> = test.labels().iter().map(|&l| l as usize).collect();
     let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
     println!(
         "{}: {correct} / {} test images correct ({:.2} %)",

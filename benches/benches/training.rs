@@ -39,7 +39,7 @@ fn network<F: Float>(sizes: &[usize]) -> Network<F> {
 }
 
 /// One SGD step on the first `m` MNIST training images, for every shape and `m`.
-fn steps<F: Float>(c: &mut Criterion, shapes: &[&[usize]]) {
+fn steps<F: Float + batchprop_data::Float>(c: &mut Criterion, shapes: &[&[usize]]) {
     let data = mnist::<F>();
     let sgd = Sgd::new(0.1).expect("a valid η");
     for sizes in shapes {

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use batchprop::Float;
-use batchprop_data::{Dataset, Mnist, Split, mnist_dir};
+use batchprop_data::{Dataset, Mnist, Split};
+use batchprop_examples::mnist_dir;
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
 use rayon::prelude::*;
 
@@ -15,7 +16,7 @@ pub const SHAPES: [&[usize]; 3] = [&[784, 30, 10], &[784, 100, 10], &[784, 256, 
 pub const BATCHES: [usize; 5] = [1, 10, 32, 100, 1000];
 
 /// MNIST's training and test sets in `F` (from `$MNIST_DIR` or the repository's data/mnist).
-pub fn mnist<F: Float>() -> Mnist<F> {
+pub fn mnist<F: Float + batchprop_data::Float>() -> Mnist<F> {
     let dir = mnist_dir(None).unwrap_or_else(|e| panic!("{e}"));
     Mnist::load(dir, Split::Book).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -26,7 +27,7 @@ pub fn batch<F: Float>(data: &Dataset<F>, m: usize) -> (ArrayView2<'_, F>, Array
     let x = data.x().slice_move(s![.., ..m]);
     let mut y = Array2::zeros((data.classes(), m).f());
     for (j, &label) in data.labels()[..m].iter().enumerate() {
-        y[[usize::from(label), j]] = F::one();
+        y[[label as usize, j]] = F::one();
     }
     (x, y)
 }

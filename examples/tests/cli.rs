@@ -76,9 +76,18 @@ fn bad_values_and_bad_data_exit_1_with_one_line() {
     one_line_error(
         &run("mnist", &["--data", &data, "--sizes", "784,30,9"]),
         1,
-        &["[784, 30, 9]", "784", "10 (the classes)"],
+        &["[784, 30, 9]", "10 classes", "the last 10"],
     );
-    one_line_error(&run("mnist", &["--data", &data, "--sizes", "28,30,10"]), 1, &["28×28"]);
+    one_line_error(
+        &run("mnist", &["--data", &data, "--sizes", "28,30,10"]),
+        1,
+        &["784 inputs", "first layer must be 784"],
+    );
+    one_line_error(
+        &run("mnist", &["--data", &data, "--batch-size", "60001", "--full-train"]),
+        1,
+        &["batch size 60001", "larger than the 60000"],
+    );
 
     // A directory with the image and label files swapped.
     let dir = tempfile::TempDir::new().unwrap();
@@ -205,6 +214,89 @@ fn a_diverging_run_stops_with_the_epoch_and_batch() {
     one_line_error(&out, 1, &["diverged at epoch 0, batch", "cost is inf", "--eta"]);
 }
 
+/// stdout with the timings taken out: `(0.07 s, 680345 examples/s)` and the summary's seconds.
+fn without_timings(text: &str) -> String {
+    text.lines()
+        .map(|l| match (l.find("  ("), l.find(". ")) {
+            (Some(i), _) if l.starts_with("Epoch ") => l[..i].to_string(),
+            (_, Some(i)) if l.starts_with("Best: ") => l[..i].to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// stdout of `args` against what the tool printed before the trainer moved into the library
+/// (`tests/golden/`, made with that version on an AVX-512 machine): the same lines, the same
+/// numbers, for the same seed.
+fn same_as_golden(golden: &str, args: &[&str]) {
+    let data = mnist_dir();
+    let out = run("mnist", &[&["--data", data.as_str()], args].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let expected =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(golden)).unwrap();
+    if args.contains(&"--json") {
+        // Every field printed before, with the same value (times aside); new fields may join.
+        let timing = ["train_seconds", "examples_per_second", "wall_seconds", "threads"];
+        for (line, old) in stdout.lines().zip(expected.lines()) {
+            let (new, old): (serde_json::Value, serde_json::Value) =
+                (serde_json::from_str(line).unwrap(), serde_json::from_str(old).unwrap());
+            for (key, value) in old.as_object().unwrap() {
+                if !timing.contains(&key.as_str()) {
+                    assert_eq!(&new[key], value, "{key} in {line}");
+                }
+            }
+        }
+        assert_eq!(stdout.lines().count(), expected.lines().count());
+    } else {
+        assert_eq!(without_timings(&stdout), without_timings(&expected));
+    }
+}
+
+#[test]
+fn mnist_prints_what_it_printed_for_the_same_seed() {
+    // The golden files hold the AVX-512 kernels' bits; other kernels sum in another order.
+    if batchprop::Isa::current() != batchprop::Isa::Avx512
+        || batchprop::Backend::current() != batchprop::Backend::Kernels
+    {
+        eprintln!("skipped: the golden outputs are the AVX-512 kernels'");
+        return;
+    }
+    same_as_golden("book_3_epochs.txt", &["--epochs", "3"]);
+    same_as_golden(
+        "monitor_json.txt",
+        &[
+            "--epochs",
+            "2",
+            "--monitor",
+            "--sizes",
+            "784,32,10",
+            "--cost",
+            "cross-entropy",
+            "--lambda",
+            "5",
+            "--eta",
+            "0.5",
+            "--init",
+            "scaled",
+            "--json",
+        ],
+    );
+    same_as_golden(
+        "per_example_f64.txt",
+        &[
+            "--epochs",
+            "1",
+            "--per-example",
+            "--sizes",
+            "784,16,10",
+            "--dtype",
+            "f64",
+        ],
+    );
+}
+
 /// The JSON lines of a run, parsed; the summary dropped.
 fn epochs_of(out: &Output) -> Vec<serde_json::Value> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -239,8 +331,17 @@ fn a_resumed_run_gives_the_same_results_as_an_uninterrupted_one() {
 
     let whole = epochs_of(&run_with(&["--epochs", "4", "--save", &file("whole.json")]));
     assert_eq!(whole.len(), 4);
+    // --save wrote the network, and a checkpoint beside it.
+    assert!(dir.path().join("whole.checkpoint.json").exists());
+    let network = |name: &str| {
+        batchprop::Network::<f32>::load(dir.path().join(name))
+            .unwrap()
+            .to_json()
+            .unwrap()
+    };
+    assert_eq!(network("whole.json"), network("whole.checkpoint.json"));
 
-    // Stopped after 2 epochs, then resumed to 4.
+    // Stopped after 2 epochs, then resumed to 4 from its checkpoint.
     let first = epochs_of(&run_with(&["--epochs", "2", "--save", &file("parts.json")]));
     let rest = epochs_of(&run(
         "mnist",
@@ -249,18 +350,18 @@ fn a_resumed_run_gives_the_same_results_as_an_uninterrupted_one() {
             &data,
             "--json",
             "--resume",
-            &file("parts.json"),
+            &file("parts.checkpoint.json"),
             "--epochs",
             "4",
         ],
     ));
     assert_eq!(results(&[first, rest].concat()), results(&whole));
-    // The saved networks (and training states) are the same bytes.
-    let saved = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
-    assert_eq!(saved("parts.json"), saved("whole.json"));
+    // The checkpoints hold the same network, bit for bit.
+    assert_eq!(network("parts.checkpoint.json"), network("whole.checkpoint.json"));
 
     // Killed (SIGKILL) once a checkpoint exists, then resumed: still the same network.
     let killed = file("killed.json");
+    let killed_checkpoint = dir.path().join("killed.checkpoint.json");
     let mut child = Command::new(example("mnist"))
         .args(common)
         .args(["--epochs", "4", "--save", &killed, "--checkpoint-every", "1"])
@@ -268,18 +369,27 @@ fn a_resumed_run_gives_the_same_results_as_an_uninterrupted_one() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    while !dir.path().join("killed.json").exists() && child.try_wait().unwrap().is_none() {
+    while !killed_checkpoint.exists() && child.try_wait().unwrap().is_none() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let _ = child.kill();
     child.wait().unwrap();
-    let (net, state) = batchprop::Network::<f32>::load_with_state(dir.path().join("killed.json")).unwrap();
+    let (net, state) = batchprop::Network::<f32>::load_with_state::<serde_json::Value>(&killed_checkpoint).unwrap();
     assert_eq!(net.sizes(), &[784, 16, 10]);
     let done = state.unwrap()["epochs_done"].as_u64().unwrap();
     assert!((1..=4).contains(&done), "{done}");
-    let resumed = run("mnist", &["--data", &data, "--json", "--resume", &killed]);
+    let resumed = run(
+        "mnist",
+        &[
+            "--data",
+            &data,
+            "--json",
+            "--resume",
+            &killed_checkpoint.display().to_string(),
+        ],
+    );
     assert_eq!(results(&epochs_of(&resumed)), results(&whole[done as usize..]));
-    assert_eq!(saved("killed.json"), saved("whole.json"));
+    assert_eq!(network("killed.checkpoint.json"), network("whole.checkpoint.json"));
 
     // A file without a training state cannot be resumed, and says why.
     let plain = file("plain.json");
@@ -294,4 +404,37 @@ fn a_resumed_run_gives_the_same_results_as_an_uninterrupted_one() {
         1,
         &["--checkpoint-every needs --save"],
     );
+}
+
+#[test]
+fn early_stopping_saves_the_best_epoch_and_says_so() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let model = dir.path().join("best.json");
+    // η 30 makes the validation accuracy fall after a few epochs: early stopping ends it.
+    let out = run(
+        "mnist",
+        &[
+            "--data",
+            &mnist_dir(),
+            "--sizes",
+            "784,16,10",
+            "--eta",
+            "30",
+            "--epochs",
+            "30",
+            "--early-stop",
+            "2",
+            "--json",
+            "--save",
+            &model.display().to_string(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let epochs = epochs_of(&out);
+    assert!(epochs.len() < 30, "stopped early: {} epochs", epochs.len());
+    assert!(
+        stderr.contains("Saved the network of epoch") && stderr.contains("the best on the validation data"),
+        "{stderr}"
+    );
+    assert!(model.exists());
 }

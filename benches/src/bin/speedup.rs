@@ -147,7 +147,7 @@ fn main() -> ExitCode {
 /// Every shape × batch size in `F`, the two paths alternating for `rounds` rounds: first all
 /// of them in a one-thread pool, then, in a separate two-thread pool, the batches large
 /// enough for the engine to split (m ≥ 32). The per-example loop never splits.
-fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
+fn measure<F: Float + batchprop_data::Float>(rounds: usize, seconds: f64) -> Vec<Row> {
     let data = mnist::<F>();
     let mut rows = Vec::new();
     for threads in [1, 2] {
@@ -160,7 +160,12 @@ fn measure<F: Float>(rounds: usize, seconds: f64) -> Vec<Row> {
     rows
 }
 
-fn measure_in_pool<F: Float>(data: &batchprop_data::Mnist<F>, threads: usize, rounds: usize, seconds: f64) -> Vec<Row> {
+fn measure_in_pool<F: Float + batchprop_data::Float>(
+    data: &batchprop_data::Mnist<F>,
+    threads: usize,
+    rounds: usize,
+    seconds: f64,
+) -> Vec<Row> {
     let sgd = Sgd::new(0.1).expect("a valid η");
     let mut rows = Vec::new();
     for sizes in SHAPES {

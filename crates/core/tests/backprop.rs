@@ -56,10 +56,7 @@ fn hand_worked_2_2_1_network() {
     for grads in [&batched, &single] {
         for l in 0..2 {
             assert_close(&grads.nabla_w()[l], &expected_w[l]);
-            assert_close(
-                &grads.nabla_b()[l].clone().insert_axis(ndarray::Axis(1)),
-                &expected_b[l],
-            );
+            assert_close(&grads.nabla_b()[l].insert_axis(ndarray::Axis(1)), &expected_b[l]);
         }
     }
     assert_close(&ws.delta(2).to_owned(), &array![[-9.0 / 64.0]]);
@@ -78,7 +75,7 @@ fn hand_worked_2_2_1_network() {
         &array![[-3.0 / 128.0, -3.0 / 128.0], [3.0 / 256.0, 3.0 / 256.0]],
     );
     assert_close(
-        &batched.nabla_b()[1].clone().insert_axis(ndarray::Axis(1)),
+        &batched.nabla_b()[1].insert_axis(ndarray::Axis(1)),
         &array![[-3.0 / 64.0]],
     );
 

@@ -49,7 +49,7 @@ fn one_and_two_threads_give_the_same_bits() {
         assert_eq!((cost1.to_bits(), correct1), (cost2.to_bits(), correct2));
     } else {
         for (a, b) in one.weights().iter().zip(two.weights()) {
-            assert!(common::rel_err(&a, &b) < 1e-5);
+            assert!(common::rel_err(a, &b) < 1e-5);
         }
         assert!((cost1 - cost2).abs() <= 1e-5 * cost1.abs());
     }

@@ -90,7 +90,10 @@ impl<F: Float> Dataset<F> {
             item_shape,
         })
     }
+}
 
+/// What a data set holds; no bound on the element type.
+impl<F> Dataset<F> {
     /// The number of examples, `N`.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -135,7 +138,10 @@ impl<F: Float> Dataset<F> {
     ///
     /// # Panics
     /// If `n > len()`.
-    pub fn split_at(self, n: usize) -> (Dataset<F>, Dataset<F>) {
+    pub fn split_at(self, n: usize) -> (Dataset<F>, Dataset<F>)
+    where
+        F: Clone,
+    {
         let part = |rows: std::ops::Range<usize>| Dataset {
             images: self.images.slice(s![rows.clone(), ..]).to_owned(),
             labels: self.labels[rows].to_vec(),
@@ -226,7 +232,7 @@ fn image_values<F: Float>(path: &Path, images: &Idx, pixels: usize) -> Result<Ve
                     item,
                     position,
                     value: v,
-                    dtype: F::NAME,
+                    dtype: F::DTYPE,
                 }),
                 _ => Err(Error::NonFinite {
                     path,
@@ -276,21 +282,33 @@ pub fn mnist_file(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The paths of the four MNIST files in `dir`, or an error naming the files it needs.
+fn mnist_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    MNIST_FILES
+        .iter()
+        .map(|name| mnist_file(dir, name))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "MNIST not found in {}: it needs these four files there (gzipped or not):\n  {}",
+                dir.display(),
+                MNIST_FILES.join(".gz\n  ") + ".gz"
+            ))
+        })
+}
+
 impl<F: Float> Mnist<F> {
+    /// Loads only the 10,000 test images of MNIST from `dir` (the two t10k files), for a tool
+    /// that evaluates a trained network.
+    pub fn load_test(dir: impl AsRef<Path>) -> Result<Dataset<F>> {
+        let files = mnist_files(dir.as_ref())?;
+        Dataset::load(&files[2], &files[3], 10)
+    }
+
     /// Loads the four MNIST files from `dir` and splits them.
     pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
         let dir = dir.as_ref();
-        let files: Vec<PathBuf> = MNIST_FILES
-            .iter()
-            .map(|name| mnist_file(dir, name))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "MNIST not found in {}: it needs these four files there (gzipped or not):\n  {}",
-                    dir.display(),
-                    MNIST_FILES.join(".gz\n  ") + ".gz"
-                ))
-            })?;
+        let files = mnist_files(dir)?;
         let train = Dataset::load(&files[0], &files[1], 10)?;
         let test = Dataset::load(&files[2], &files[3], 10)?;
         let (train, validation) = match split {

@@ -14,7 +14,7 @@ pub trait Float:
     Copy + Clone + Default + PartialEq + PartialOrd + std::fmt::Debug + Send + Sync + 'static + sealed::Sealed
 {
     /// `"f32"` or `"f64"`.
-    const NAME: &'static str;
+    const DTYPE: &'static str;
 
     /// `x` rounded to this type.
     fn from_f64(x: f64) -> Self;
@@ -24,7 +24,7 @@ pub trait Float:
 }
 
 impl Float for f32 {
-    const NAME: &'static str = "f32";
+    const DTYPE: &'static str = "f32";
     fn from_f64(x: f64) -> Self {
         x as f32
     }
@@ -34,7 +34,7 @@ impl Float for f32 {
 }
 
 impl Float for f64 {
-    const NAME: &'static str = "f64";
+    const DTYPE: &'static str = "f64";
     fn from_f64(x: f64) -> Self {
         x
     }

@@ -47,16 +47,19 @@ pub struct Epoch {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Warning {
-    /// An output neuron was saturated for every training example of an epoch: under the
-    /// quadratic cost its gradient carries σ'(z) ≈ 0, so it barely learns (chapter 3's
-    /// learning slowdown; the book's `[784, 100, 10]` run with N(0, 1) weights hits it on
-    /// about half the seeds).
+    /// An output neuron has been stuck for three epochs in a row: wrong (off by more than
+    /// 1/2) on at least 5 % of the training examples and saturated (σ'(z) < 0.01) on 99 % of
+    /// those. Under the quadratic cost its output error carries σ'(z) ≈ 0, so it barely
+    /// learns (chapter 3's learning slowdown; the book's `[784, 100, 10]` run with N(0, 1)
+    /// weights hits it on about half the seeds).
     Saturated {
         epoch: usize,
         /// The output neuron (class) that stopped learning.
         neuron: usize,
-        /// Its largest σ'(z) over the epoch's training examples (a sigmoid's is at most 1/4).
-        max_slope: f64,
+        /// The epoch's training examples on which its output was off by more than 1/2.
+        wrong: usize,
+        /// How many of those it was saturated on (σ'(z) < 0.01).
+        stuck: usize,
     },
 }
 
@@ -66,13 +69,14 @@ impl std::fmt::Display for Warning {
             Warning::Saturated {
                 epoch,
                 neuron,
-                max_slope,
+                wrong,
+                stuck,
             } => write!(
                 f,
-                "output neuron {neuron} is saturated: in epoch {epoch} its σ'(z) stayed below {max_slope:.1e} \
-                 for every training example, so under the quadratic cost it barely learns (the book's \
-                 learning slowdown). The book's remedies: the cross-entropy cost, or the scaled \
-                 initialisation N(0, 1/n_in)"
+                "output neuron {neuron} is saturated: in epoch {epoch} it was wrong on {wrong} training \
+                 examples, {stuck} of them with σ'(z) < 0.01, so under the quadratic cost it barely learns \
+                 (the book's learning slowdown). The book's remedies: the cross-entropy cost, or the \
+                 scaled initialisation N(0, 1/n_in)"
             ),
         }
     }

@@ -63,6 +63,25 @@ pub trait Observer<F: Float> {
 /// The observer that observes nothing.
 impl<F: Float> Observer<F> for () {}
 
+/// An observer lent to the run.
+impl<F: Float, O: Observer<F> + ?Sized> Observer<F> for &mut O {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        (**self).epoch_start(epoch, batches);
+    }
+
+    fn batch_end(&mut self, epoch: usize, batch: usize) {
+        (**self).batch_end(epoch, batch);
+    }
+
+    fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> Result<Control> {
+        (**self).epoch_end(end)
+    }
+
+    fn warning(&mut self, warning: &Warning) {
+        (**self).warning(warning);
+    }
+}
+
 /// Two observers, called in order; the run stops if either says so.
 impl<F: Float, A: Observer<F>, B: Observer<F>> Observer<F> for (A, B) {
     fn epoch_start(&mut self, epoch: usize, batches: usize) {
@@ -103,7 +122,7 @@ pub struct Checkpointer {
 impl<F: Float> Observer<F> for Checkpointer {
     fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> Result<Control> {
         let done = end.record.epoch + 1;
-        if end.last || (self.every > 0 && done % self.every == 0) {
+        if end.last || (self.every > 0 && done.is_multiple_of(self.every)) {
             end.trainer.save_checkpoint(end.network, &self.path)?;
         }
         Ok(Control::Continue)

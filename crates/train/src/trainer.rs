@@ -18,9 +18,14 @@ const STATE_VERSION: u32 = 1;
 /// Columns per forward pass when evaluating a data set that is gathered, not read in place.
 const EVAL_CHUNK: usize = 1000;
 
-/// An output neuron whose σ'(z) stays below this for a whole epoch is saturated: a
-/// hundredth of a sigmoid's largest slope (1/4).
-const SATURATED_SLOPE: f64 = 0.0025;
+/// An output whose σ'(z) is below this is saturated: for a sigmoid, within 1 % of 0 or 1.
+const SATURATED_SLOPE: f64 = 0.01;
+
+/// Epochs in a row an output neuron must be stuck before the run warns. On the book's
+/// `[784, 100, 10]` quadratic run, seed 1 has neurons stuck in epochs 0 and 1 that recover in
+/// epoch 2 (94 % by epoch 3), while seeds 0 and 2 stay stuck (66 %): three epochs tell them
+/// apart.
+const SATURATED_EPOCHS: usize = 3;
 
 /// How a call to [`Trainer::fit`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,7 +249,7 @@ impl<F: Float> Trainer<F> {
                         net.sgd_step(x, y, &sgd, &mut ws)?;
                         // The outputs of the step's own forward pass: n_L × m values at hand.
                         let a = ws.a(last_layer);
-                        saturation.observe(a);
+                        saturation.observe(a, y);
                         net.cost().value(a, y)
                     }
                     Engine::PerExample => {
@@ -276,6 +281,7 @@ impl<F: Float> Trainer<F> {
                 })
                 .transpose()?;
             let eval_metrics = evaluation
+                .filter(|_| measure_eval_cost || measure_eval_accuracy)
                 .map(|e| evaluate(net, e, eval_y.as_ref(), measure_eval_accuracy, settings.lambda))
                 .transpose()?;
             let record = Epoch {
@@ -287,16 +293,18 @@ impl<F: Float> Trainer<F> {
                 training,
                 evaluation: eval_metrics,
             };
-            if let Some(w) = saturation.warning(epoch, net.cost()) {
-                if !self
-                    .state
+            let warned = |w: &Warning| {
+                let kind = std::mem::discriminant(w);
+                self.state
                     .warnings
                     .iter()
-                    .any(|old| std::mem::discriminant(old) == std::mem::discriminant(&w))
-                {
-                    observer.warning(&w);
-                    self.state.warnings.push(w);
-                }
+                    .any(|old| std::mem::discriminant(old) == kind)
+            };
+            if let Some(w) = saturation.warning(epoch, n)
+                && !warned(&w)
+            {
+                observer.warning(&w);
+                self.state.warnings.push(w);
             }
             if let Some(policy_finish) = self.apply_policies(net, &record) {
                 self.state.finished = Some(policy_finish);
@@ -318,12 +326,12 @@ impl<F: Float> Trainer<F> {
                 break;
             }
         }
-        if settings.early_stop.is_some() {
-            if let Some(best) = &self.state.best {
-                net.parameters_mut().copy_from_slice(&best.parameters);
-                if finish == Finish::Completed {
-                    finish = Finish::EarlyStopped { best_epoch: best.epoch };
-                }
+        if settings.early_stop.is_some()
+            && let Some(best) = &self.state.best
+        {
+            net.parameters_mut().copy_from_slice(&best.parameters);
+            if finish == Finish::Completed {
+                finish = Finish::EarlyStopped { best_epoch: best.epoch };
             }
         }
         Ok(finish)
@@ -359,13 +367,13 @@ impl<F: Float> Trainer<F> {
             self.state.since_best += 1;
             self.state.since_change += 1;
         }
-        if let Some(patience) = settings.eta_schedule {
-            if self.state.since_change >= patience {
-                self.state.since_change = 0;
-                self.state.eta /= 2.0;
-                if self.state.eta <= settings.eta / 128.0 {
-                    return Some(Finish::EtaExhausted);
-                }
+        if let Some(patience) = settings.eta_schedule
+            && self.state.since_change >= patience
+        {
+            self.state.since_change = 0;
+            self.state.eta /= 2.0;
+            if self.state.eta <= settings.eta / 128.0 {
+                return Some(Finish::EtaExhausted);
             }
         }
         match (settings.early_stop, &self.state.best) {
@@ -444,13 +452,13 @@ impl<F: Float> Trainer<F> {
                 });
             }
         }
-        if let Some(best) = &self.state.best {
-            if best.parameters.len() != net.parameters().len() {
-                return Err(Error::Data {
-                    what: "network",
-                    problem: format!("it is not the network this run was saved with (sizes {sizes:?})"),
-                });
-            }
+        if let Some(best) = &self.state.best
+            && best.parameters.len() != net.parameters().len()
+        {
+            return Err(Error::Data {
+                what: "network",
+                problem: format!("it is not the network this run was saved with (sizes {sizes:?})"),
+            });
         }
         Ok(())
     }
@@ -726,50 +734,69 @@ fn allocation(rows: usize, batch_size: usize) -> Error {
     }
 }
 
-/// Tracks, over an epoch, each output neuron's largest σ'(z): the quadratic cost's output
-/// error carries σ'(z), so a neuron whose σ' stays near 0 for every example stops learning.
+/// Tracks, over an epoch, the output neurons stuck at the wrong end of their range: under
+/// the quadratic cost the output error is `(a − y) σ'(z)` (BP1), so a neuron that outputs
+/// about 0 where it should output 1 (or the reverse) with σ'(z) ≈ 0 barely learns, however
+/// wrong it is.
 struct Saturation {
     slope: Option<fn(f64) -> f64>, // σ' from a = σ(z), for sigmoid and tanh outputs
-    max: Vec<f64>,                 // (n_L): the largest σ' seen this epoch
+    wrong: Vec<usize>,             // (n_L): examples this epoch with |a_j − y_j| > 1/2
+    stuck: Vec<usize>,             // (n_L): those of them with σ'(z_j) below SATURATED_SLOPE
+    streak: Vec<usize>,            // (n_L): consecutive epochs the neuron has been stuck
 }
 
 impl Saturation {
     fn new<F: Float>(net: &Network<F>) -> Self {
         let output = &net.activations()[net.num_layers() - 2];
-        let slope: Option<fn(f64) -> f64> = match output {
-            Activation::Sigmoid => Some(|a| a * (1.0 - a)),
-            Activation::Tanh => Some(|a| 1.0 - a * a),
+        let slope: Option<fn(f64) -> f64> = match (output, net.cost()) {
+            (Activation::Sigmoid, Cost::Quadratic) => Some(|a| a * (1.0 - a)),
+            (Activation::Tanh, Cost::Quadratic) => Some(|a| 1.0 - a * a),
             _ => None,
         };
+        let n_out = net.sizes()[net.num_layers() - 1];
         Saturation {
             slope,
-            max: vec![0.0; net.sizes()[net.num_layers() - 1]],
+            wrong: vec![0; n_out],
+            stuck: vec![0; n_out],
+            streak: vec![0; n_out],
         }
     }
 
     fn reset(&mut self) {
-        self.max.fill(0.0);
+        self.wrong.fill(0);
+        self.stuck.fill(0);
     }
 
-    /// The outputs `A^L: (n_L × m)` of one batch.
-    fn observe<F: Float>(&mut self, a: ArrayView2<F>) {
-        if let Some(slope) = self.slope {
-            for (row, max) in a.rows().into_iter().zip(&mut self.max) {
-                *max = row.fold(*max, |m, &v| m.max(slope(v.as_f64())));
+    /// The outputs `A^L: (n_L × m)` of one batch, and its targets `Y: (n_L × m)`.
+    fn observe<F: Float>(&mut self, a: ArrayView2<F>, y: ArrayView2<F>) {
+        let Some(slope) = self.slope else { return };
+        for (j, (a, y)) in a.rows().into_iter().zip(y.rows()).enumerate() {
+            for (&a, &y) in a.iter().zip(y) {
+                let a = a.as_f64();
+                if (a - y.as_f64()).abs() > 0.5 {
+                    self.wrong[j] += 1;
+                    self.stuck[j] += usize::from(slope(a) < SATURATED_SLOPE);
+                }
             }
         }
     }
 
-    /// A warning if, under the quadratic cost, an output neuron was saturated all epoch.
-    fn warning(&self, epoch: usize, cost: Cost) -> Option<Warning> {
-        if cost != Cost::Quadratic || self.slope.is_none() {
-            return None;
+    /// A warning if an output neuron has been stuck for [`SATURATED_EPOCHS`] epochs in a
+    /// row: wrong on at least 5 % of the `examples`, and saturated on 99 % of those.
+    fn warning(&mut self, epoch: usize, examples: usize) -> Option<Warning> {
+        self.slope?;
+        for ((streak, &wrong), &stuck) in self.streak.iter_mut().zip(&self.wrong).zip(&self.stuck) {
+            let stuck_now = wrong * 20 >= examples && stuck * 100 >= wrong * 99;
+            *streak = if stuck_now { *streak + 1 } else { 0 };
         }
-        let (neuron, &max_slope) = self.max.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1))?;
-        (max_slope < SATURATED_SLOPE).then_some(Warning::Saturated {
+        let neuron = (0..self.streak.len())
+            .filter(|&j| self.streak[j] >= SATURATED_EPOCHS)
+            .max_by_key(|&j| self.wrong[j])?;
+        Some(Warning::Saturated {
             epoch,
             neuron,
-            max_slope,
+            wrong: self.wrong[neuron],
+            stuck: self.stuck[neuron],
         })
     }
 }
