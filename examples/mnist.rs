@@ -40,7 +40,7 @@ use serde_json::json;
 /// Train a fully-connected network on MNIST by backpropagating whole mini-batches, and print
 /// the book's per-epoch test accuracy.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None, allow_negative_numbers = true)]
+#[command(long_about = None, allow_negative_numbers = true)]
 struct Args {
     /// Directory holding the four MNIST files (default: $MNIST_DIR, then data/mnist)
     #[arg(long, value_name = "DIR")]

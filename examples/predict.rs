@@ -19,7 +19,7 @@ use clap::Parser;
 /// Evaluate a saved network on the 10,000 MNIST test images: accuracy, confusion matrix, and
 /// some digits drawn with their predictions.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(long_about = None)]
 struct Args {
     /// The saved network (from `--save` of the mnist example)
     model: PathBuf,

@@ -62,6 +62,24 @@ fn bad_flags_exit_2_with_one_line() {
     one_line_error(&run("predict", &[]), 2, &["MODEL"]);
     let help = run("mnist", &["--help"]);
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--per-example"));
+    // Each tool's help opens with what that tool does.
+    for (tool, opening) in [
+        ("mnist", "Train a fully-connected network on MNIST"),
+        ("predict", "Evaluate a saved network"),
+    ] {
+        let help = String::from_utf8(run(tool, &["--help"]).stdout).unwrap();
+        assert!(help.starts_with(opening), "{tool}: {help}");
+    }
+}
+
+#[test]
+fn xor_learns_its_truth_table() {
+    let out = run("xor", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for line in ["0 xor 0 = 0", "0 xor 1 = 1", "1 xor 0 = 1", "1 xor 1 = 0"] {
+        assert!(stdout.contains(line), "{stdout}");
+    }
 }
 
 #[test]
