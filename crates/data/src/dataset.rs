@@ -267,9 +267,11 @@ pub const MNIST_FILES: [&str; 4] = [
 /// MNIST, split into training, validation and test sets.
 #[derive(Clone, Debug)]
 pub struct Mnist<F> {
+    /// The training images: the first 50,000 (or all 60,000 with [`Split::Full`]).
     pub train: Dataset<F>,
-    /// Empty with [`Split::Full`].
+    /// The last 10,000 training images; empty with [`Split::Full`].
     pub validation: Dataset<F>,
+    /// The 10,000 t10k test images.
     pub test: Dataset<F>,
 }
 

@@ -53,6 +53,7 @@ pub enum Warning {
     /// learns (chapter 3's learning slowdown; the book's `[784, 100, 10]` run with N(0, 1)
     /// weights hits it on about half the seeds).
     Saturated {
+        /// The epoch after which it was reported (counted from 0).
         epoch: usize,
         /// The output neuron (class) that stopped learning.
         neuron: usize,

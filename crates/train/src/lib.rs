@@ -28,3 +28,13 @@ pub use observer::{Checkpointer, Control, EpochEnd, Observer};
 pub use settings::{Engine, Metric, Monitor, Settings};
 pub use source::{Examples, Source, Targets};
 pub use trainer::{Finish, Trainer};
+
+/// docs/library.md's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/library.md")]
+pub struct LibraryDoctests;
+
+/// The README's examples (they use the engine and the trainer), compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -10,6 +10,7 @@ use crate::{Epoch, Result, Trainer, Warning};
 /// Whether the run goes on after an epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// Go on to the next epoch.
     Continue,
     /// End the run after this epoch (its record and any checkpoint are kept).
     Stop,
@@ -114,6 +115,7 @@ impl<F: Float, A: Observer<F>, B: Observer<F>> Observer<F> for (A, B) {
 /// `every` epochs; [`Trainer::resume`] continues it with the same bits.
 #[derive(Clone, Debug)]
 pub struct Checkpointer {
+    /// The checkpoint file, replaced atomically at each save.
     pub path: PathBuf,
     /// Epochs between checkpoints; 0 saves only after the last epoch.
     pub every: usize,

@@ -22,9 +22,13 @@ pub enum Engine {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Monitor {
+    /// network2.py's `monitor_evaluation_cost`: `total_cost` on the evaluation data.
     pub evaluation_cost: bool,
+    /// `monitor_evaluation_accuracy`: correct classifications of the evaluation data.
     pub evaluation_accuracy: bool,
+    /// `monitor_training_cost`: `total_cost` on the training data (a forward pass over it).
     pub training_cost: bool,
+    /// `monitor_training_accuracy`: correct classifications of the training data.
     pub training_accuracy: bool,
 }
 

@@ -11,7 +11,12 @@ use crate::{Error, Result};
 pub enum Targets<'a, F> {
     /// A class per example, each below `classes`: the output layer has `classes` neurons
     /// and is trained towards the one-hot vector of the label.
-    Classes { labels: &'a [u32], classes: usize },
+    Classes {
+        /// `(N)`: each example's class.
+        labels: &'a [u32],
+        /// The number of classes, `n_L`.
+        classes: usize,
+    },
     /// A target column per example, `Y: (n_L × N)` (regression, or soft targets).
     Values(ArrayView2<'a, F>),
 }

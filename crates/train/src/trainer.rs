@@ -34,7 +34,10 @@ pub enum Finish {
     /// All the epochs of the settings are done.
     Completed,
     /// Early stopping ended the run; the network holds the best epoch's parameters.
-    EarlyStopped { best_epoch: usize },
+    EarlyStopped {
+        /// The epoch whose parameters the network holds.
+        best_epoch: usize,
+    },
     /// The η schedule halved η down to η₀/128.
     EtaExhausted,
     /// An observer asked to stop; the run can go on with another call to `fit`.

@@ -587,3 +587,52 @@ fn regression_targets_train_and_early_stop_on_the_cost() {
     assert!((out[[0, 0]] - 0.25).abs() < 0.1, "{out}");
     let _: ArrayView2<f64> = data.x();
 }
+
+/// Records which examples each gathered mini-batch holds.
+struct Recording<'a> {
+    inner: Examples<'a, f64>,
+    batches: std::sync::Mutex<Vec<Vec<usize>>>,
+}
+
+impl Source<f64> for Recording<'_> {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn input_size(&self) -> usize {
+        self.inner.input_size()
+    }
+    fn targets(&self) -> Targets<'_, f64> {
+        self.inner.targets()
+    }
+    fn gather(&self, indices: &[usize], x: ArrayViewMut2<f64>) {
+        self.batches.lock().unwrap().push(indices.to_vec());
+        self.inner.gather(indices, x);
+    }
+}
+
+#[test]
+fn every_example_once_per_epoch_in_a_seeded_order() {
+    let (x, labels) = circles(1000, 1);
+    let epochs = |seed: u64| {
+        let data = Recording {
+            inner: Examples::classes(x.view(), &labels, 2).unwrap(),
+            batches: Default::default(),
+        };
+        let mut trainer = Trainer::new(settings().epochs(2).batch_size(32).seed(seed)).unwrap();
+        let mut net = circle_network(&mut trainer, 4);
+        trainer.fit(&mut net, &data, None, &mut ()).unwrap();
+        data.batches.into_inner().unwrap()
+    };
+    let batches = epochs(1);
+    assert_eq!(batches.len(), 2 * 32); // 31 full batches and one of 8, per epoch
+    for epoch in batches.chunks(32) {
+        let sizes: Vec<usize> = epoch.iter().map(Vec::len).collect();
+        assert!(sizes[..31].iter().all(|&m| m == 32) && sizes[31] == 8, "{sizes:?}");
+        let mut seen: Vec<usize> = epoch.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>(), "every example exactly once");
+    }
+    assert_ne!(batches[..32], batches[32..], "each epoch its own order");
+    assert_eq!(epochs(1), batches, "the same seed gives the same order");
+    assert_ne!(epochs(2), batches, "another seed gives another order");
+}
