@@ -78,6 +78,26 @@ struct RunState<F> {
     tags: BTreeMap<String, String>,
 }
 
+impl<F> RunState<F> {
+    /// The state of a run that has not started.
+    fn new(settings: Settings, tags: BTreeMap<String, String>) -> Self {
+        RunState {
+            format_version: STATE_VERSION,
+            eta: settings.eta,
+            settings,
+            rng_word_pos: String::new(),
+            epochs_done: 0,
+            history: Vec::new(),
+            warnings: Vec::new(),
+            best: None,
+            since_best: 0,
+            since_change: 0,
+            finished: None,
+            tags,
+        }
+    }
+}
+
 /// A training run: settings, the shuffling random number generator, and what has happened
 /// so far (history, best epoch, η in force). Made with [`Trainer::new`] or from a checkpoint
 /// with [`Trainer::resume`]; [`Trainer::fit`] runs it.
@@ -113,20 +133,7 @@ impl<F: Float> Trainer<F> {
         settings.validate()?;
         Ok(Trainer {
             rng: ChaCha8Rng::seed_from_u64(settings.seed),
-            state: RunState {
-                format_version: STATE_VERSION,
-                eta: settings.eta,
-                settings,
-                rng_word_pos: String::new(),
-                epochs_done: 0,
-                history: Vec::new(),
-                warnings: Vec::new(),
-                best: None,
-                since_best: 0,
-                since_change: 0,
-                finished: None,
-                tags: BTreeMap::new(),
-            },
+            state: RunState::new(settings, BTreeMap::new()),
         })
     }
 
@@ -593,18 +600,9 @@ fn legacy_state<F: Float>(state: serde_json::Value) -> std::result::Result<RunSt
         ("init".to_string(), c.init),
     ]);
     Ok(RunState {
-        format_version: STATE_VERSION,
-        eta: settings.eta,
-        settings,
         rng_word_pos: legacy.rng_word_pos,
         epochs_done: legacy.epochs_done,
-        history: Vec::new(),
-        warnings: Vec::new(),
-        best: None,
-        since_best: 0,
-        since_change: 0,
-        finished: None,
-        tags,
+        ..RunState::new(settings, tags)
     })
 }
 
