@@ -30,9 +30,7 @@ use batchprop_data::{Mnist, Split};
 use batchprop_examples::{
     ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, TestAccuracy, examples, mnist_dir, parse_args,
 };
-use batchprop_train::{
-    Checkpointer, Control, Engine, EpochEnd, Error, Finish, Monitor, Observer, Settings, Trainer, Warning,
-};
+use batchprop_train::{Checkpointer, Control, Engine, EpochEnd, Error, Monitor, Observer, Settings, Trainer, Warning};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -286,15 +284,15 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
         trainer.fit(&mut net, &train, Some(&evaluation), &mut report)
     };
     report.bar.finish_and_clear();
-    let finish = result.map_err(|e| with_flag_hints(e, trainer.eta(), &net, init))?;
+    result.map_err(|e| with_flag_hints(e, trainer.eta(), &net, init))?;
 
     if let Some(path) = &checkpoint {
         eprintln!("Checkpoint (for --resume): {}", path.display());
     }
     if let Some(path) = &args.save {
         net.save(path)?;
-        match finish {
-            Finish::EarlyStopped { best_epoch } => eprintln!(
+        match trainer.best_epoch().filter(|_| settings.early_stop.is_some()) {
+            Some(best_epoch) => eprintln!(
                 "Saved the network of epoch {best_epoch}, the best on the {} data, to {}",
                 if mnist.validation.is_empty() {
                     "test"
@@ -303,7 +301,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
                 },
                 path.display()
             ),
-            _ => eprintln!("Saved the network of the last epoch to {}", path.display()),
+            None => eprintln!("Saved the network of the last epoch to {}", path.display()),
         }
     }
     let run = Run {

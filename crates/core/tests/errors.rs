@@ -219,3 +219,25 @@ fn review_fixes() {
     );
     assert!(msg.contains("log-likelihood cost with softmax"), "{msg}");
 }
+
+#[test]
+fn sizes_that_cannot_be_allocated_are_errors_not_aborts() {
+    let rng = &mut rng(0);
+    for sizes in [
+        &[784, usize::MAX, 10][..],
+        &[784, 100_000_000_000, 10],
+        &[1 << 40, 1 << 30, 10],
+    ] {
+        match Network::<f32>::new(sizes, rng) {
+            Err(e @ Error::Allocation { .. }) => {
+                assert!(e.to_string().contains("cannot allocate"), "{e}");
+            }
+            other => panic!("{sizes:?}: {other:?}"),
+        }
+    }
+    let net = Network::<f32>::new(&[784, 30, 10], rng).unwrap();
+    for capacity in [usize::MAX / 2, 1 << 50] {
+        let err = net.try_workspace(capacity).unwrap_err();
+        assert!(err.to_string().contains("workspace for batches of"), "{err}");
+    }
+}

@@ -51,7 +51,7 @@ pub enum Warning {
     /// 1/2) on at least 5 % of the training examples and saturated (σ'(z) < 0.01) on 99 % of
     /// those. Under the quadratic cost its output error carries σ'(z) ≈ 0, so it barely
     /// learns (chapter 3's learning slowdown; the book's `[784, 100, 10]` run with N(0, 1)
-    /// weights hits it on about half the seeds).
+    /// weights hits it on about half the seeds). Watched on the batched engine's outputs.
     Saturated {
         /// The epoch after which it was reported (counted from 0).
         epoch: usize,

@@ -31,7 +31,8 @@ const SATURATED_EPOCHS: usize = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Finish {
-    /// All the epochs of the settings are done.
+    /// All the epochs of the settings are done (with early stopping on, the network holds the
+    /// best epoch's parameters all the same).
     Completed,
     /// Early stopping ended the run; the network holds the best epoch's parameters.
     EarlyStopped {
@@ -204,7 +205,8 @@ impl<F: Float> Trainer<F> {
     /// with the run's generator, takes mini-batches of `batch_size` (the last one smaller
     /// if `batch_size` does not divide `N`), and steps on each; nothing is allocated per
     /// step. The same settings, seed and network give the same bits on any number of
-    /// threads. With early stopping on, `net` ends with the best epoch's parameters.
+    /// threads. With early stopping on, `net` ends with the best epoch's parameters
+    /// ([`Trainer::best_epoch`]), whether the policy ended the run or the epochs ran out.
     ///
     /// A non-finite cost or parameter ends the run with [`Error::Diverged`].
     pub fn fit<S: Source<F>>(
@@ -340,9 +342,6 @@ impl<F: Float> Trainer<F> {
             && let Some(best) = &self.state.best
         {
             net.parameters_mut().copy_from_slice(&best.parameters);
-            if finish == Finish::Completed {
-                finish = Finish::EarlyStopped { best_epoch: best.epoch };
-            }
         }
         Ok(finish)
     }

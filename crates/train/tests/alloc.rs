@@ -87,13 +87,16 @@ fn training_steps_through_the_trainer_do_not_allocate() {
             trainer.fit(&mut net, &train, Some(&train), &mut observer).unwrap();
             let expected_windows = 3 * (2000 / batch_size - 1);
             assert_eq!(observer.windows, expected_windows);
-            // A two-thread pool's workers register with the work-stealing deque's epoch
-            // collector once each, on their first steals: allow those, nothing per step.
-            let allowed = if threads == 1 { 0 } else { 2 };
-            let total: usize = observer.counts[..observer.seen].iter().sum();
+            // An allocation in the step or the gather shows in every window. A few windows
+            // may see the runtime's own: a two-thread pool's workers register with the
+            // work-stealing deque's epoch collector on their first steals, and the process
+            // allocates now and then for its own reasons (core's alloc test saw one such
+            // allocation in 200 runs; with OpenBLAS, once in a run of this test).
             assert!(
-                total <= allowed,
-                "{threads} threads, m = {batch_size}, {engine:?}: allocations between steps {:?}",
+                observer.seen <= 3,
+                "{threads} threads, m = {batch_size}, {engine:?}: {} of {} windows between steps allocated: {:?}",
+                observer.seen,
+                observer.windows,
                 &observer.counts[..observer.seen]
             );
         });
