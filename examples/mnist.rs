@@ -25,10 +25,11 @@ use std::{
     time::Instant,
 };
 
-use batchprop::{Backend, Float, Network};
+use batchprop::{Backend, Float, Network, Rule};
 use batchprop_data::{Mnist, Split};
 use batchprop_examples::{
-    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, TestAccuracy, examples, mnist_dir, parse_args,
+    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, TestAccuracy, examples, mnist_dir,
+    parse_args, update_rule,
 };
 use batchprop_train::{Checkpointer, Control, Engine, EpochEnd, Error, Monitor, Observer, Settings, Trainer, Warning};
 use clap::Parser;
@@ -55,9 +56,30 @@ struct Args {
     /// Learning rate η
     #[arg(long, default_value_t = 3.0)]
     eta: f64,
-    /// L2 regularisation λ
+    /// L2 regularisation λ (for Adam: its weight decay per step; for AdamW: decoupled)
     #[arg(long, default_value_t = 0.0)]
     lambda: f64,
+    /// L1 regularisation λ₁
+    #[arg(long, default_value_t = 0.0)]
+    l1: f64,
+    /// Update rule
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
+    optimizer: OptimizerArg,
+    /// Momentum μ for SGD (0 is plain SGD)
+    #[arg(long, value_name = "MU")]
+    momentum: Option<f64>,
+    /// Nesterov momentum (with --momentum)
+    #[arg(long)]
+    nesterov: bool,
+    /// Adam's β₁
+    #[arg(long, default_value_t = 0.9)]
+    beta1: f64,
+    /// Adam's β₂
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f64,
+    /// Adam's ε
+    #[arg(long, default_value_t = 1e-8)]
+    epsilon: f64,
     /// Cost function (log-likelihood puts a softmax on the output layer)
     #[arg(long, value_enum, default_value_t = CostArg::Quadratic)]
     cost: CostArg,
@@ -144,12 +166,20 @@ fn dtype(args: &Args) -> Result<Dtype, BoxError> {
     }
 }
 
-fn settings(args: &Args) -> Settings {
-    Settings {
+fn settings(args: &Args) -> Result<Settings, BoxError> {
+    let rule = update_rule(
+        args.optimizer,
+        args.momentum,
+        args.nesterov,
+        (args.beta1, args.beta2, args.epsilon),
+    )?;
+    Ok(Settings {
         epochs: args.epochs.unwrap_or(30),
         batch_size: args.batch_size as usize,
         eta: args.eta,
         lambda: args.lambda,
+        l1: args.l1,
+        rule,
         seed: args.seed,
         engine: if args.per_example {
             Engine::PerExample
@@ -168,7 +198,7 @@ fn settings(args: &Args) -> Settings {
         early_stop: args.early_stop.map(|n| n as usize),
         eta_schedule: args.eta_schedule.map(|n| n as usize),
         ..Settings::book()
-    }
+    })
 }
 
 fn run<F: Float + batchprop_data::Float>(args: &Args) -> Result<(), BoxError> {
@@ -196,7 +226,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
                 cost: args.cost.into(),
                 init: args.init.into(),
             };
-            let mut trainer = Trainer::<F>::new(settings(args))?;
+            let mut trainer = Trainer::<F>::new(settings(args)?)?;
             let net = architecture.build(trainer.rng())?;
             let tags = trainer.tags_mut();
             tags.insert("full_train".into(), args.full_train.to_string());
@@ -330,6 +360,17 @@ fn describe<F: Float>(net: &Network<F>, settings: &Settings, init: batchprop::In
     );
     if settings.lambda != 0.0 {
         s += &format!(", λ {}", settings.lambda);
+    }
+    if settings.l1 != 0.0 {
+        s += &format!(", λ₁ {}", settings.l1);
+    }
+    match settings.rule {
+        Rule::Sgd => {}
+        Rule::Momentum { mu } => s += &format!(", momentum {mu}"),
+        Rule::Nesterov { mu } => s += &format!(", Nesterov momentum {mu}"),
+        Rule::Adam { beta1, beta2, epsilon } | Rule::AdamW { beta1, beta2, epsilon } => {
+            s += &format!(", {} β ({beta1}, {beta2}) ε {epsilon}", settings.rule.name())
+        }
     }
     s
 }
@@ -476,6 +517,8 @@ fn summarize<F: Float>(args: &Args, run: &Run<'_, F>, wall_seconds: f64, saved: 
                 "batch_size": settings.batch_size,
                 "eta": settings.eta,
                 "lambda": settings.lambda,
+                "l1": settings.l1,
+                "rule": settings.rule,
                 "cost": net.cost().name(),
                 "activation": hidden_name(net),
                 "init": run.init.name(),

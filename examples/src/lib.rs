@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use batchprop::{Activation, Cost, Float, Init, Network};
+use batchprop::{Activation, Cost, Float, Init, Network, Rule};
 use batchprop_data::{Dataset, MNIST_FILES, mnist_file};
 use batchprop_train::{Control, EpochEnd, Error, Examples, Observer};
 use clap::ValueEnum;
@@ -88,6 +88,36 @@ impl From<InitArg> for Init {
             InitArg::Standard => Init::Standard,
             InitArg::Scaled => Init::Scaled,
         }
+    }
+}
+
+/// `--optimizer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// Stochastic gradient descent; with `--momentum μ`, momentum SGD (`--nesterov`: Nesterov's)
+    Sgd,
+    /// Adam (PyTorch's torch.optim.Adam; --beta1, --beta2, --epsilon)
+    Adam,
+    /// AdamW: Adam with decoupled weight decay (--lambda)
+    Adamw,
+}
+
+/// The update rule the flags ask for: `--optimizer`, `--momentum μ`, `--nesterov`,
+/// `--beta1`, `--beta2`, `--epsilon` (Adam's betas and epsilon only with Adam/AdamW).
+pub fn update_rule(
+    optimizer: OptimizerArg,
+    momentum: Option<f64>,
+    nesterov: bool,
+    (beta1, beta2, epsilon): (f64, f64, f64),
+) -> Result<Rule, BoxError> {
+    match (optimizer, momentum) {
+        (OptimizerArg::Sgd, None) if nesterov => Err("--nesterov needs --momentum MU".into()),
+        (OptimizerArg::Sgd, None) => Ok(Rule::Sgd),
+        (OptimizerArg::Sgd, Some(mu)) if nesterov => Ok(Rule::Nesterov { mu }),
+        (OptimizerArg::Sgd, Some(mu)) => Ok(Rule::Momentum { mu }),
+        (_, Some(_)) => Err("--momentum is for --optimizer sgd (Adam has its own --beta1)".into()),
+        (OptimizerArg::Adam, None) => Ok(Rule::Adam { beta1, beta2, epsilon }),
+        (OptimizerArg::Adamw, None) => Ok(Rule::AdamW { beta1, beta2, epsilon }),
     }
 }
 

@@ -73,6 +73,65 @@ fn bad_flags_exit_2_with_one_line() {
 }
 
 #[test]
+fn the_update_rules_train_from_the_command_line() {
+    let data = mnist_dir();
+    for (flags, at_least) in [
+        (
+            &["--momentum", "0.9", "--eta", "0.3", "--cost", "cross-entropy"][..],
+            8_000,
+        ),
+        (
+            &["--momentum", "0.9", "--nesterov", "--eta", "0.3", "--l1", "0.5"][..],
+            8_000,
+        ),
+        (
+            &["--optimizer", "adam", "--eta", "0.001", "--init", "scaled"][..],
+            8_000,
+        ),
+        (
+            &["--optimizer", "adamw", "--eta", "0.001", "--lambda", "0.01"][..],
+            8_000,
+        ),
+    ] {
+        let out = run(
+            "mnist",
+            &[
+                &[
+                    "--data",
+                    data.as_str(),
+                    "--sizes",
+                    "784,16,10",
+                    "--epochs",
+                    "1",
+                    "--json",
+                ],
+                flags,
+            ]
+            .concat(),
+        );
+        let epochs = epochs_of(&out);
+        let correct = epochs[0]["test_correct"].as_u64().unwrap();
+        assert!(correct >= at_least, "{flags:?}: {correct} / 10000");
+    }
+    one_line_error(
+        &run("mnist", &["--data", &data, "--nesterov"]),
+        1,
+        &["--nesterov needs --momentum"],
+    );
+    one_line_error(
+        &run("mnist", &["--data", &data, "--optimizer", "adam", "--momentum", "0.9"]),
+        1,
+        &["--momentum is for --optimizer sgd"],
+    );
+    one_line_error(&run("mnist", &["--data", &data, "--momentum", "1"]), 1, &["mu = 1"]);
+    one_line_error(
+        &run("mnist", &["--data", &data, "--optimizer", "adam", "--beta2", "1"]),
+        1,
+        &["beta2 = 1"],
+    );
+}
+
+#[test]
 fn xor_learns_its_truth_table() {
     let out = run("xor", &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -4,7 +4,9 @@
 use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 
-use crate::{Activation, Cost, Error, Float, Gradients, Network, Result, Sgd, gemm, layers::Layers};
+use crate::{
+    Activation, Cost, Error, Float, Gradients, Network, Result, Sgd, gemm, layers::Layers, optimizer::MomentumStep,
+};
 
 /// The buffers of the batched forward and backward passes, allocated once for batches of up
 /// to `capacity` examples, so that a training step allocates nothing (on the engine's
@@ -120,6 +122,33 @@ impl<F: Float> Network<F> {
             cost,
         } = self;
         backward(activations, *cost, x, y, ws, &mut Fused { params, alpha, beta });
+        Ok(())
+    }
+
+    /// A momentum step with the velocity update fused into the BP4 product:
+    /// `B^l ← μ B^l + (1/m) Δ^l (A^{l-1})ᵀ`, then `W^l ← W^l − η (B^l + (λ/n) W^l + …)`.
+    pub(crate) fn momentum_step(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        step: MomentumStep<F>,
+        buffer: &mut Layers<F>,
+        ws: &mut Workspace<F>,
+    ) -> Result<()> {
+        let m = self.check_workspace(&x, Some(&y), ws)?;
+        self.forward_unchecked(x, ws);
+        let Network {
+            params,
+            activations,
+            cost,
+        } = self;
+        let sink = &mut IntoMomentum {
+            params,
+            buffer,
+            step,
+            inv_m: F::one() / F::from_usize(m),
+        };
+        backward(activations, *cost, x, y, ws, sink);
         Ok(())
     }
 
@@ -260,6 +289,29 @@ impl<F: Float> LayerSink<F> for IntoGradients<'_, F> {
     }
 }
 
+/// Momentum fused into BP4: `B^l ← μ B^l + (1/m) Δ^l (A^{l-1})ᵀ`, `B_b^l ← μ B_b^l + (1/m) Δ^l 1`,
+/// then the element-wise rest of the update of layer `l`.
+struct IntoMomentum<'a, F> {
+    params: &'a mut Layers<F>,
+    buffer: &'a mut Layers<F>, // B: the momentum buffer, shaped as the parameters
+    step: MomentumStep<F>,
+    inv_m: F, // 1/m
+}
+
+impl<F: Float> LayerSink<F> for IntoMomentum<'_, F> {
+    fn w(&self, l: usize) -> ArrayView2<'_, F> {
+        self.params.w(l)
+    }
+
+    fn layer(&mut self, l: usize, delta: ArrayView2<F>, a_prev: ArrayView2<F>) {
+        let mu = self.step.mu;
+        let (mut bw, mut bb) = self.buffer.layer_mut(l);
+        update_layer(self.inv_m, delta, a_prev, (mu, bw.view_mut()), (mu, bb.view_mut()));
+        let (w, b) = self.params.layer_mut(l);
+        self.step.finish(w, b, bw, bb);
+    }
+}
+
 /// The backward pass after [`Network::forward_unchecked`] has filled `ws` for the batch
 /// `X: (n_0 × m)`: BP1 for `Δ^L`, then for `l = L … 1` BP2 (`Δ^{l-1}` from `W^l`, for
 /// `l ≥ 2`) followed by the sink's BP3/BP4 for layer `l`.
@@ -364,6 +416,8 @@ fn update_layer<F: Float>(
         gemm::nt(alpha, &delta, &a_prev, beta, &mut w);
         if gamma == F::zero() {
             b.fill(F::zero());
+        } else if gamma != F::one() {
+            b *= gamma;
         }
         for column in delta.columns() {
             b.scaled_add(alpha, &column);

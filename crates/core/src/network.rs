@@ -40,6 +40,19 @@ impl<F: Float> Gradients<F> {
         self.layers.all_b()
     }
 
+    /// `∂C/∂W^l` and `∂C/∂b^l` of layer `l` (in `1..=L`), writable.
+    ///
+    /// # Panics
+    /// If `l` is not in `1..=L`.
+    pub fn layer_mut(&mut self, l: usize) -> (ArrayViewMut2<'_, F>, ArrayViewMut1<'_, F>) {
+        assert!(
+            (1..=self.layers.layers()).contains(&l),
+            "layer {l} is not in 1..={}",
+            self.layers.layers()
+        );
+        self.layers.layer_mut(l)
+    }
+
     /// Every entry in one slice, laid out as [`Network::parameters`].
     pub fn as_slice(&self) -> &[F] {
         self.layers.as_slice()

@@ -5,7 +5,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use batchprop::{Activation, Cost, Init, Network, Sgd};
+use batchprop::{Activation, Cost, Init, Network, Optimizer, Rule, Sgd};
 use ndarray::Array2;
 use rand::{SeedableRng, rngs::ChaCha8Rng};
 
@@ -98,6 +98,33 @@ fn training_steps_do_not_allocate() {
             })
         });
         assert_eq!(batched, 0, "allocations in batched steps ({})", hidden.name());
+
+        // Every update rule, on both engines: the state and the gradient buffer are made with
+        // the optimiser (and the per-example one on its first step), then nothing.
+        for rule in [
+            Rule::Momentum { mu: 0.9 },
+            Rule::Nesterov { mu: 0.9 },
+            Rule::adam(),
+            Rule::adam_w(),
+        ] {
+            let mut opt = Optimizer::new(&net, rule, 0.01)
+                .unwrap()
+                .with_l2(1.0, 50_000)
+                .unwrap()
+                .with_l1(0.5, 50_000, &net)
+                .unwrap();
+            one_thread.install(|| net.step_per_example(x, y.view(), &mut opt, &mut pe).unwrap());
+            let steps = allocations_during(|| {
+                one_thread.install(|| {
+                    for m in [100, 10, 1] {
+                        let (xb, yb) = (x.slice(ndarray::s![.., ..m]), y.slice(ndarray::s![.., ..m]));
+                        net.step(xb, yb, &mut opt, &mut ws).unwrap();
+                        net.step_per_example(xb, yb, &mut opt, &mut pe).unwrap();
+                    }
+                })
+            });
+            assert_eq!(steps, 0, "allocations in {rule:?} steps ({})", hidden.name());
+        }
 
         let per_example = allocations_during(|| {
             one_thread.install(|| {

@@ -1,5 +1,6 @@
 //! How to train: network2.py's `SGD` arguments, typed, with chapter 3's loop policies.
 
+use batchprop::Rule;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -89,8 +90,13 @@ pub struct Settings {
     pub batch_size: usize,
     /// The learning rate η at the start.
     pub eta: f64,
-    /// L2 regularisation λ (network2.py's `lmbda`): weights decay by `ηλ/n` per step.
+    /// L2 regularisation λ (network2.py's `lmbda`): weights decay by `ηλ/n` per step under the
+    /// SGD rules; for Adam it is PyTorch's `weight_decay` (see [`batchprop::Optimizer`]).
     pub lambda: f64,
+    /// L1 regularisation λ₁ (chapter 3, eq. 95–97): `(λ₁/n) sgn w` joins each weight's gradient.
+    pub l1: f64,
+    /// The update rule: SGD, momentum, Nesterov, Adam, AdamW.
+    pub rule: Rule,
     /// Seeds the shuffles (and, through [`Trainer::rng`](crate::Trainer::rng), whatever else
     /// the caller draws from the trainer's generator, such as the initial network).
     pub seed: u64,
@@ -123,6 +129,8 @@ impl Settings {
             batch_size: 10,
             eta: 3.0,
             lambda: 0.0,
+            l1: 0.0,
+            rule: Rule::Sgd,
             seed: 0,
             engine: Engine::Batched,
             monitor: Monitor::default(),
@@ -153,6 +161,18 @@ impl Settings {
     /// Sets [`Settings::lambda`].
     pub fn lambda(mut self, lambda: f64) -> Self {
         self.lambda = lambda;
+        self
+    }
+
+    /// Sets [`Settings::l1`].
+    pub fn l1(mut self, l1: f64) -> Self {
+        self.l1 = l1;
+        self
+    }
+
+    /// Sets [`Settings::rule`].
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rule = rule;
         self
     }
 
@@ -219,6 +239,10 @@ impl Settings {
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
             return bad("lambda", self.lambda.to_string(), "must be finite and non-negative");
         }
+        if !(self.l1.is_finite() && self.l1 >= 0.0) {
+            return bad("l1", self.l1.to_string(), "must be finite and non-negative");
+        }
+        self.rule.validate()?;
         if self.early_stop == Some(0) {
             return bad(
                 "early_stop",

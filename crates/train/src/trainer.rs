@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
-use batchprop::{Activation, Cost, Float, Network, Sgd, one_hot};
+use batchprop::{Activation, Cost, Float, Network, Optimizer, OptimizerState, one_hot};
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
 use rand::{SeedableRng, rngs::ChaCha8Rng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,9 @@ struct RunState<F> {
     since_change: usize,
     /// Set when a policy has ended the run for good.
     finished: Option<Finish>,
+    /// The update rule's state (momentum buffer, Adam's moments), as of `epochs_done`.
+    #[serde(default = "Option::default")]
+    optimizer: Option<OptimizerState<F>>,
     /// The caller's notes, carried through checkpoints untouched.
     tags: BTreeMap<String, String>,
 }
@@ -94,6 +97,7 @@ impl<F> RunState<F> {
             since_best: 0,
             since_change: 0,
             finished: None,
+            optimizer: None,
             tags,
         }
     }
@@ -126,6 +130,7 @@ impl<F> RunState<F> {
 pub struct Trainer<F: Float> {
     state: RunState<F>,
     rng: ChaCha8Rng,
+    optimizer: Option<Optimizer<F>>, // made by the first fit, for its network
 }
 
 impl<F: Float> Trainer<F> {
@@ -135,6 +140,7 @@ impl<F: Float> Trainer<F> {
         Ok(Trainer {
             rng: ChaCha8Rng::seed_from_u64(settings.seed),
             state: RunState::new(settings, BTreeMap::new()),
+            optimizer: None,
         })
     }
 
@@ -220,8 +226,18 @@ impl<F: Float> Trainer<F> {
         let settings = self.state.settings.clone();
         let n = train.len();
         let batch_size = settings.batch_size;
-        let sgd_for = |eta: f64| Sgd::new(eta).and_then(|s| s.with_l2(settings.lambda, n));
-        let mut sgd = sgd_for(self.state.eta)?;
+        let mut opt = match self.optimizer.take() {
+            Some(opt) => opt,
+            None => {
+                let mut opt = Optimizer::new(net, settings.rule, self.state.eta)?
+                    .with_l2(settings.lambda, n)?
+                    .with_l1(settings.l1, n, net)?;
+                if let Some(saved) = &self.state.optimizer {
+                    opt.set_state(saved)?;
+                }
+                opt
+            }
+        };
         let mut ws = net.try_workspace(batch_size)?;
         let mut pe = net.per_example_workspace();
         let mut batches = Batcher::new(train, net.sizes()[net.num_layers() - 1], batch_size)?;
@@ -258,14 +274,14 @@ impl<F: Float> Trainer<F> {
                 let (x, y) = batches.gather(train, batch);
                 let cost = match settings.engine {
                     Engine::Batched => {
-                        net.sgd_step(x, y, &sgd, &mut ws)?;
+                        net.step(x, y, &mut opt, &mut ws)?;
                         // The outputs of the step's own forward pass: n_L × m values at hand.
                         let a = ws.a(last_layer);
                         saturation.observe(a, y);
                         net.cost().value(a, y)
                     }
                     Engine::PerExample => {
-                        net.sgd_step_per_example(x, y, &sgd, &mut pe)?;
+                        net.step_per_example(x, y, &mut opt, &mut pe)?;
                         pe.batch_cost_sum()
                     }
                 }
@@ -322,22 +338,26 @@ impl<F: Float> Trainer<F> {
                 self.state.finished = Some(policy_finish);
                 finish = policy_finish;
             }
-            sgd = sgd_for(self.state.eta)?;
+            opt.set_eta(self.state.eta)?;
             self.state.history.push(record);
             self.state.epochs_done = epoch + 1;
+            self.optimizer = Some(opt);
             let end = EpochEnd {
                 record: self.state.history.last().expect("just pushed"),
                 network: net,
                 trainer: self,
                 last: self.state.finished.is_some() || epoch + 1 == settings.epochs,
             };
-            if observer.epoch_end(&end)? == Control::Stop && self.state.finished.is_none() {
+            let control = observer.epoch_end(&end)?;
+            opt = self.optimizer.take().expect("kept over the observer's call");
+            if control == Control::Stop && self.state.finished.is_none() {
                 if self.state.epochs_done < settings.epochs {
                     finish = Finish::Stopped;
                 }
                 break;
             }
         }
+        self.optimizer = Some(opt);
         if settings.early_stop.is_some()
             && let Some(best) = &self.state.best
         {
@@ -461,6 +481,17 @@ impl<F: Float> Trainer<F> {
                 });
             }
         }
+        if let Some(opt) = &self.optimizer
+            && opt.sizes() != sizes
+        {
+            return Err(Error::Data {
+                what: "network",
+                problem: format!(
+                    "the run's update rule was set up for sizes {:?}, the network has {sizes:?}",
+                    opt.sizes()
+                ),
+            });
+        }
         if let Some(best) = &self.state.best
             && best.parameters.len() != net.parameters().len()
         {
@@ -492,6 +523,11 @@ impl<F: Float> Trainer<F> {
     pub fn save_checkpoint(&self, net: &Network<F>, path: impl AsRef<Path>) -> Result<()> {
         let state = RunState {
             rng_word_pos: self.rng.get_word_pos().to_string(),
+            optimizer: self
+                .optimizer
+                .as_ref()
+                .map(Optimizer::state)
+                .or_else(|| self.state.optimizer.clone()),
             ..self.state.clone()
         };
         net.save_with_state(path, Some(&state))?;
@@ -546,7 +582,14 @@ impl<F: Float> Trainer<F> {
             .map_err(|_| problem(format!("rng_word_pos {:?} is not a count", state.rng_word_pos)))?;
         let mut rng = ChaCha8Rng::seed_from_u64(state.settings.seed);
         rng.set_word_pos(word_pos);
-        Ok((Trainer { state, rng }, net))
+        Ok((
+            Trainer {
+                state,
+                rng,
+                optimizer: None,
+            },
+            net,
+        ))
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use batchprop::{Activation, Cost, Init, Network};
+use batchprop::{Activation, Cost, Init, Network, Rule};
 use batchprop_train::{
     Checkpointer, Control, Engine, Epoch, EpochEnd, Error, Examples, Finish, Metric, Monitor, Observer, Settings,
     Source, Targets, Trainer, Warning,
@@ -106,12 +106,53 @@ fn bad_settings_are_typed_errors_before_any_data() {
         (settings().lambda(f64::NAN), "lambda"),
         (settings().early_stop(0), "early_stop"),
         (settings().eta_schedule(0), "eta_schedule"),
+        (settings().l1(-1.0), "l1"),
     ];
     for (bad, name) in cases {
         match Trainer::<f32>::new(bad.clone()) {
             Err(Error::Setting { name: n, .. }) => assert_eq!(n, name, "{bad:?}"),
             other => panic!("{bad:?}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn a_bad_update_rule_is_an_error_before_any_data() {
+    for rule in [
+        Rule::Momentum { mu: 1.5 },
+        Rule::Adam {
+            beta1: 0.9,
+            beta2: 1.0,
+            epsilon: 1e-8,
+        },
+    ] {
+        let err = Trainer::<f32>::new(settings().rule(rule)).unwrap_err();
+        assert!(
+            matches!(err, Error::Core(batchprop::Error::HyperParameter { .. })),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn every_rule_learns_the_circle() {
+    for (rule, eta) in [
+        (Rule::Momentum { mu: 0.9 }, 0.1),
+        (Rule::Nesterov { mu: 0.9 }, 0.1),
+        (Rule::adam(), 0.01),
+        (Rule::adam_w(), 0.01),
+    ] {
+        let (trainer, _, _) = run(settings().epochs(30).eta(eta).rule(rule).lambda(0.001));
+        let correct = trainer
+            .history()
+            .last()
+            .unwrap()
+            .evaluation
+            .as_ref()
+            .unwrap()
+            .correct
+            .unwrap();
+        assert!(correct >= 470, "{rule:?}: {correct} / 500");
     }
 }
 
@@ -302,6 +343,14 @@ fn a_resumed_run_gives_the_same_bits_as_an_uninterrupted_one() {
         settings().epochs(6).monitor(Monitor::all()),
         settings().epochs(6).eta(4.0).eta_schedule(1).early_stop(4),
         settings().epochs(6).engine(Engine::PerExample),
+        // The update rules' state (momentum buffer, Adam's moments) is saved and restored too.
+        settings().epochs(6).eta(0.3).rule(Rule::Momentum { mu: 0.9 }).l1(0.5),
+        settings().epochs(6).eta(0.01).rule(Rule::adam()).lambda(0.01),
+        settings()
+            .epochs(6)
+            .eta(0.3)
+            .rule(Rule::Nesterov { mu: 0.5 })
+            .engine(Engine::PerExample),
     ] {
         let mut whole = Trainer::<f32>::new(base.clone()).unwrap();
         let mut whole_net = Network::<f32>::builder(&[2, 8, 2])
