@@ -14,8 +14,8 @@
 
 use std::hint::black_box;
 
-use batchprop::{Backend, Float, Isa, Network, Sgd, numerical_gradient};
-use batchprop_bench::{BATCHES, SHAPES, batch, mnist};
+use batchprop::{Backend, Float, Isa, Network, Optimizer, Sgd, numerical_gradient};
+use batchprop_bench::{BATCHES, RULE_CASES, SHAPES, batch, mnist, rules};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use rand::{SeedableRng, rngs::ChaCha8Rng};
 
@@ -57,6 +57,31 @@ fn steps<F: Float + batchprop_data::Float>(c: &mut Criterion, shapes: &[&[usize]
             let mut pe = net.per_example_workspace();
             group.bench_with_input(BenchmarkId::new("per_example", m), &m, |b, _| {
                 b.iter(|| net.sgd_step_per_example(x, y.view(), &sgd, &mut pe).expect("a step"))
+            });
+        }
+        group.finish();
+    }
+}
+
+/// One step of each update rule beside plain SGD's fused step, f32.
+fn rules_f32(c: &mut Criterion) {
+    let data = mnist::<f32>();
+    for (sizes, m) in RULE_CASES {
+        let mut group = c.benchmark_group(format!("rules/{}/f32/{}/1-thread", name(sizes), backend()));
+        group.sample_size(20);
+        group.throughput(Throughput::Elements(m as u64));
+        let (x, y) = batch(&data.train, m);
+        let mut net = network::<f32>(sizes);
+        let mut ws = net.workspace(m);
+        let sgd = Sgd::new(0.1).expect("a valid η");
+        group.bench_with_input(BenchmarkId::new("sgd_step", m), &m, |b, _| {
+            b.iter(|| net.sgd_step(x, y.view(), &sgd, &mut ws).expect("a step"))
+        });
+        for (rule, eta) in rules() {
+            let mut net = network::<f32>(sizes);
+            let mut opt = Optimizer::new(&net, rule, eta).expect("a valid rule");
+            group.bench_with_input(BenchmarkId::new(rule.name(), m), &m, |b, _| {
+                b.iter(|| net.step(x, y.view(), &mut opt, &mut ws).expect("a step"))
             });
         }
         group.finish();
@@ -120,7 +145,7 @@ fn gradient(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, steps_f32, steps_f64, inference, gradient);
+criterion_group!(benches, steps_f32, steps_f64, rules_f32, inference, gradient);
 
 /// criterion_main!, inside a one-thread rayon pool: the engine splits large batches across
 /// the pool it runs in, and these groups are the single-threaded ones.

@@ -12,6 +12,21 @@ use rayon::prelude::*;
 /// The network shapes benchmarked.
 pub const SHAPES: [&[usize]; 3] = [&[784, 30, 10], &[784, 100, 10], &[784, 256, 128, 10]];
 
+/// The (shape, mini-batch) pairs the update rules are benchmarked on, beside plain SGD.
+pub const RULE_CASES: [(&[usize], usize); 2] = [(&[784, 30, 10], 10), (&[784, 100, 10], 100)];
+
+/// The update rules benchmarked beside plain SGD (`sgd_step`), with the η each is run at.
+pub fn rules() -> [(batchprop::Rule, f64); 5] {
+    use batchprop::Rule;
+    [
+        (Rule::Sgd, 0.1),
+        (Rule::Momentum { mu: 0.9 }, 0.01),
+        (Rule::Nesterov { mu: 0.9 }, 0.01),
+        (Rule::adam(), 1e-3),
+        (Rule::adam_w(), 1e-3),
+    ]
+}
+
 /// The mini-batch sizes benchmarked.
 pub const BATCHES: [usize; 5] = [1, 10, 32, 100, 1000];
 

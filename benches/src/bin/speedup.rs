@@ -17,8 +17,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use batchprop::{Backend, Float, Init, Network, Sgd};
-use batchprop_bench::{BATCHES, SHAPES, batch, cpu_name, gemm_peak, median, mnist, seconds_per_call, step_flops};
+use batchprop::{Backend, Float, Init, Network, Optimizer, Sgd};
+use batchprop_bench::{
+    BATCHES, RULE_CASES, SHAPES, batch, cpu_name, gemm_peak, median, mnist, rules, seconds_per_call, step_flops,
+};
 use clap::Parser;
 use plotters::prelude::*;
 use rand::{SeedableRng, rngs::ChaCha8Rng};
@@ -134,6 +136,9 @@ fn main() -> ExitCode {
             );
         }
     }
+    if args.dtypes.iter().any(|d| d == "f32") {
+        rule_rows(rounds, seconds, args.json);
+    }
     if args.plot != "none" {
         if let Err(e) = plot(&rows, &PathBuf::from(&args.plot)) {
             eprintln!("error: writing the plot: {e}");
@@ -209,6 +214,64 @@ fn measure_in_pool<F: Float + batchprop_data::Float>(
         }
     }
     rows
+}
+
+/// Each update rule's step beside plain SGD's fused `sgd_step` in the same run, f32, one
+/// thread, alternating rounds: the cost of momentum, Nesterov, Adam and AdamW.
+fn rule_rows(rounds: usize, seconds: f64, json: bool) {
+    let data = mnist::<f32>();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
+    if !json {
+        println!("\nUpdate rules, f32, one thread (plain SGD's fused step in the same rounds):\n");
+        println!("| network | m | rule | examples/s | plain SGD examples/s | time per step vs plain SGD |");
+        println!("|---|---:|---|---:|---:|---:|");
+    }
+    pool.install(|| {
+        for (sizes, m) in RULE_CASES {
+            let (x, y) = batch(&data.train, m);
+            let start = Network::<f32>::builder(sizes)
+                .init(Init::Scaled)
+                .build(&mut ChaCha8Rng::seed_from_u64(0))
+                .expect("a valid network");
+            for (rule, eta) in rules() {
+                let (mut plain, mut ruled) = (start.clone(), start.clone());
+                let mut ws = plain.workspace(m);
+                let sgd = Sgd::new(0.1).expect("a valid η");
+                let mut opt = Optimizer::new(&ruled, rule, eta).expect("a valid rule");
+                let (mut tp, mut tr) = (Vec::new(), Vec::new());
+                for _ in 0..rounds {
+                    tp.push(seconds_per_call(seconds, || {
+                        plain.sgd_step(x, y.view(), &sgd, &mut ws).expect("a step")
+                    }));
+                    tr.push(seconds_per_call(seconds, || {
+                        ruled.step(x, y.view(), &mut opt, &mut ws).expect("a step")
+                    }));
+                }
+                let (tp, tr) = (median(tp), median(tr));
+                if json {
+                    println!(
+                        "{}",
+                        json!({
+                            "rules": true, "sizes": sizes, "batch": m, "dtype": "f32", "threads": 1,
+                            "rule": rule, "examples_per_second": m as f64 / tr,
+                            "sgd_examples_per_second": m as f64 / tp, "time_ratio": tr / tp,
+                        })
+                    );
+                } else {
+                    println!(
+                        "| {sizes:?} | {m} | {} | {:.0} | {:.0} | {:.2}× |",
+                        rule.name(),
+                        m as f64 / tr,
+                        m as f64 / tp,
+                        tr / tp
+                    );
+                }
+            }
+        }
+    });
 }
 
 /// Examples/s against the batch size, log–log: one colour per shape, batched solid,

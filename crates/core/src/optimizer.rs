@@ -324,7 +324,8 @@ impl<F: Float> Optimizer<F> {
                     let t = self.t as i32;
                     let (bc1, bc2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
                     let step_size = F::from_f64(eta / bc1);
-                    let sqrt_bc2 = F::from_f64(bc2.sqrt());
+                    // √v̂ = √v / √(1 − β₂^t), as a product: one division per element, not two.
+                    let inv_sqrt_bc2 = F::from_f64(1.0 / bc2.sqrt());
                     let (b1, b2, eps) = (F::from_f64(beta1), F::from_f64(beta2), F::from_f64(epsilon));
                     let (one_b1, one_b2) = (F::from_f64(1.0 - beta1), F::from_f64(1.0 - beta2));
                     let (decay, l2) = if decoupled {
@@ -335,19 +336,20 @@ impl<F: Float> Optimizer<F> {
                     let adam = |w: &mut F, m: &mut F, v: &mut F, u: F| {
                         *m = b1 * *m + one_b1 * u;
                         *v = b2 * *v + one_b2 * u * u;
-                        *w -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+                        *w -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
                     };
                     let (mut mw, mut mb) = self.first.as_mut().expect("Adam's m").layer_mut(l);
                     let (mut vw, mut vb) = self.second.as_mut().expect("Adam's v").layer_mut(l);
-                    Zip::from(&mut w)
-                        .and(&gw)
-                        .and(&mut mw)
-                        .and(&mut vw)
-                        .for_each(|w, &g, m, v| {
-                            let u = g + l2 * *w + l1 * sgn(*w);
-                            *w *= decay;
-                            adam(w, m, v, u);
-                        });
+                    // Over the contiguous slices, which the compiler vectorises (sqrt, division).
+                    let slices = (w.as_slice_mut(), gw.as_slice(), mw.as_slice_mut(), vw.as_slice_mut());
+                    let (Some(w), Some(gw), Some(mw), Some(vw)) = slices else {
+                        unreachable!("the aligned buffers are contiguous")
+                    };
+                    for (((w, &g), m), v) in w.iter_mut().zip(gw).zip(mw).zip(vw) {
+                        let u = g + l2 * *w + l1 * sgn(*w);
+                        *w *= decay;
+                        adam(w, m, v, u);
+                    }
                     Zip::from(&mut b)
                         .and(&gb)
                         .and(&mut mb)
