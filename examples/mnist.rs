@@ -86,7 +86,10 @@ struct Args {
     /// Activation of the hidden layers
     #[arg(long, value_enum, default_value_t = ActivationArg::Sigmoid)]
     activation: ActivationArg,
-    /// Initial weights: N(0, 1) (standard) or N(0, 1/n_in) (scaled)
+    /// The slope of --activation leaky-relu for z < 0
+    #[arg(long, value_name = "A", default_value_t = batchprop::DEFAULT_LEAKY_SLOPE)]
+    leaky_slope: f64,
+    /// Initial weights: N(0, 1) (standard), N(0, 1/n_in) (scaled), He or Xavier
     #[arg(long, value_enum, default_value_t = InitArg::Standard)]
     init: InitArg,
     /// Floating-point precision
@@ -223,6 +226,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
             let architecture = Architecture {
                 sizes: args.sizes.clone(),
                 hidden: args.activation,
+                leaky_slope: args.leaky_slope,
                 cost: args.cost.into(),
                 init: args.init.into(),
             };
@@ -244,10 +248,9 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
                 trainer.epochs_done(),
                 trainer.settings().epochs
             );
-            let init = match trainer.tags().get("init").map(String::as_str) {
-                Some("scaled") => batchprop::Init::Scaled,
-                _ => batchprop::Init::Standard,
-            };
+            let init = (trainer.tags().get("init"))
+                .and_then(|name| batchprop::Init::from_name(name))
+                .unwrap_or_default();
             (trainer, net, init)
         }
     };
@@ -377,8 +380,8 @@ fn describe<F: Float>(net: &Network<F>, settings: &Settings, init: batchprop::In
 
 /// The hidden layers' activation (the first layer's, which is the output's if there is no
 /// hidden layer).
-fn hidden_name<F: Float>(net: &Network<F>) -> &str {
-    net.activations()[0].name()
+fn hidden_name<F: Float>(net: &Network<F>) -> String {
+    net.activations()[0].name().into_owned()
 }
 
 /// A divergence reported with this tool's flags as the hints.

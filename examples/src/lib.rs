@@ -62,15 +62,18 @@ pub enum ActivationArg {
     Sigmoid,
     Tanh,
     Relu,
+    /// Leaky ReLU, with `--leaky-slope`
+    LeakyRelu,
 }
 
 impl ActivationArg {
-    /// The library's activation.
-    pub fn activation<F: Float>(self) -> Activation<F> {
+    /// The library's activation (`slope` is a leaky ReLU's).
+    pub fn activation<F: Float>(self, slope: f64) -> Activation<F> {
         match self {
             ActivationArg::Sigmoid => Activation::Sigmoid,
             ActivationArg::Tanh => Activation::Tanh,
             ActivationArg::Relu => Activation::Relu,
+            ActivationArg::LeakyRelu => Activation::LeakyRelu(F::from_f64(slope)),
         }
     }
 }
@@ -78,8 +81,16 @@ impl ActivationArg {
 /// `--init`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum InitArg {
+    /// N(0, 1): network.py's
     Standard,
+    /// N(0, 1/n_in): network2.py's default_weight_initializer
     Scaled,
+    /// He: N(0, gain²/n_in), PyTorch's kaiming_normal_ (gain √2 for ReLU)
+    #[value(alias = "kaiming-normal")]
+    He,
+    /// Glorot: uniform in ±√(6/(n_in + n_out)), PyTorch's xavier_uniform_
+    #[value(alias = "xavier-uniform")]
+    Xavier,
 }
 
 impl From<InitArg> for Init {
@@ -87,6 +98,8 @@ impl From<InitArg> for Init {
         match i {
             InitArg::Standard => Init::Standard,
             InitArg::Scaled => Init::Scaled,
+            InitArg::He => Init::KaimingNormal,
+            InitArg::Xavier => Init::XavierUniform,
         }
     }
 }
@@ -134,6 +147,8 @@ pub struct Architecture {
     /// `[n_0, …, n_L]`.
     pub sizes: Vec<usize>,
     pub hidden: ActivationArg,
+    /// The hidden layers' slope, if they are leaky ReLUs.
+    pub leaky_slope: f64,
     pub cost: Cost,
     pub init: Init,
 }
@@ -144,6 +159,7 @@ impl Architecture {
         Architecture {
             sizes: vec![784, 30, 10],
             hidden: ActivationArg::Sigmoid,
+            leaky_slope: batchprop::DEFAULT_LEAKY_SLOPE,
             cost: Cost::Quadratic,
             init: Init::Standard,
         }
@@ -161,7 +177,7 @@ impl Architecture {
     /// Draws the network from `rng`.
     pub fn build<F: Float>(&self, rng: &mut impl rand::Rng) -> batchprop::Result<Network<F>> {
         Network::builder(&self.sizes)
-            .hidden(self.hidden.activation())
+            .hidden(self.hidden.activation(self.leaky_slope))
             .output(self.output())
             .cost(self.cost)
             .init(self.init)

@@ -92,6 +92,25 @@ fn the_update_rules_train_from_the_command_line() {
             &["--optimizer", "adamw", "--eta", "0.001", "--lambda", "0.01"][..],
             8_000,
         ),
+        (
+            &[
+                "--activation",
+                "leaky-relu",
+                "--leaky-slope",
+                "0.05",
+                "--init",
+                "he",
+                "--cost",
+                "log-likelihood",
+                "--eta",
+                "0.1",
+            ][..],
+            8_000,
+        ),
+        (
+            &["--init", "xavier", "--cost", "cross-entropy", "--eta", "0.5"][..],
+            8_000,
+        ),
     ] {
         let out = run(
             "mnist",

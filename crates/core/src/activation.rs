@@ -4,7 +4,7 @@
 //! them. The built-in ones are variants of [`Activation`]; a new element-wise one is added by
 //! implementing [`Elementwise`] (σ and σ') and wrapping it with [`Activation::custom`].
 
-use std::{fmt, sync::Arc};
+use std::{borrow::Cow, fmt, sync::Arc};
 
 use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 
@@ -57,6 +57,9 @@ pub enum Activation<F> {
     Tanh,
     /// σ(z) = max(0, z). σ' = 1 for z > 0, else 0.
     Relu,
+    /// σ(z) = z for z > 0, `slope · z` otherwise (the slope finite and ≥ 0; PyTorch's default
+    /// 0.01). σ' = 1 for z > 0, else `slope`.
+    LeakyRelu(F),
     /// σ(z) = z: the chapter's "linear neurons". σ' = 1.
     Identity,
     /// a_j = e^{z_j} / Σ_k e^{z_k} over each column (chapter 3). Not element-wise: its
@@ -65,6 +68,9 @@ pub enum Activation<F> {
     /// A user's element-wise function.
     Custom(Arc<dyn Elementwise<F>>),
 }
+
+/// PyTorch's default slope of leaky ReLU.
+pub const DEFAULT_LEAKY_SLOPE: f64 = 0.01;
 
 /// The logistic function σ(z) = 1 / (1 + e^−z).
 ///
@@ -75,9 +81,33 @@ pub fn sigmoid<F: Float>(z: F) -> F {
 }
 
 impl<F: Float> Activation<F> {
-    /// The built-in activations, in the order the tools list them.
-    pub fn builtins() -> [Self; 5] {
-        [Self::Sigmoid, Self::Tanh, Self::Relu, Self::Identity, Self::Softmax]
+    /// The built-in activations, in the order the tools list them (leaky ReLU with its
+    /// default slope, 0.01).
+    pub fn builtins() -> [Self; 6] {
+        [
+            Self::Sigmoid,
+            Self::Tanh,
+            Self::Relu,
+            Self::leaky_relu(),
+            Self::Identity,
+            Self::Softmax,
+        ]
+    }
+
+    /// Leaky ReLU with PyTorch's default slope, 0.01.
+    pub fn leaky_relu() -> Self {
+        Self::LeakyRelu(F::from_f64(DEFAULT_LEAKY_SLOPE))
+    }
+
+    /// The gain PyTorch's `calculate_gain` gives this activation, for the He initialisation:
+    /// √2 for ReLU, √(2 / (1 + a²)) for leaky ReLU of slope `a`, 5/3 for tanh, 1 otherwise.
+    pub fn gain(&self) -> f64 {
+        match self {
+            Self::Relu => 2f64.sqrt(),
+            Self::LeakyRelu(a) => (2.0 / (1.0 + a.as_f64() * a.as_f64())).sqrt(),
+            Self::Tanh => 5.0 / 3.0,
+            _ => 1.0,
+        }
     }
 
     /// Wraps a user's element-wise function.
@@ -85,21 +115,29 @@ impl<F: Float> Activation<F> {
         Self::Custom(Arc::new(f))
     }
 
-    /// The name written into saved models: `sigmoid`, `tanh`, `relu`, `identity`, `softmax`,
-    /// or the custom function's own.
-    pub fn name(&self) -> &str {
+    /// The name written into saved models: `sigmoid`, `tanh`, `relu`, `leaky_relu` (with its
+    /// default slope; `leaky_relu:0.2` with another), `identity`, `softmax`, or the custom
+    /// function's own.
+    pub fn name(&self) -> Cow<'_, str> {
         match self {
-            Self::Sigmoid => "sigmoid",
-            Self::Tanh => "tanh",
-            Self::Relu => "relu",
-            Self::Identity => "identity",
-            Self::Softmax => "softmax",
-            Self::Custom(f) => f.name(),
+            Self::Sigmoid => "sigmoid".into(),
+            Self::Tanh => "tanh".into(),
+            Self::Relu => "relu".into(),
+            Self::LeakyRelu(a) if a.as_f64() == F::from_f64(DEFAULT_LEAKY_SLOPE).as_f64() => "leaky_relu".into(),
+            Self::LeakyRelu(a) => format!("leaky_relu:{a}").into(),
+            Self::Identity => "identity".into(),
+            Self::Softmax => "softmax".into(),
+            Self::Custom(f) => f.name().into(),
         }
     }
 
-    /// The built-in activation with this name, if any.
+    /// The built-in activation with this name, if any (`leaky_relu:SLOPE` with a finite,
+    /// non-negative slope).
     pub fn from_name(name: &str) -> Option<Self> {
+        if let Some(slope) = name.strip_prefix("leaky_relu:") {
+            let slope: f64 = slope.parse().ok()?;
+            return (slope.is_finite() && slope >= 0.0).then(|| Self::LeakyRelu(F::from_f64(slope)));
+        }
         Self::builtins().into_iter().find(|a| a.name() == name)
     }
 
@@ -112,6 +150,9 @@ impl<F: Float> Activation<F> {
             Self::Relu => Zip::from(&mut a)
                 .and(&z)
                 .for_each(|a, &z| *a = if z < F::zero() { F::zero() } else { z }),
+            Self::LeakyRelu(slope) => Zip::from(&mut a)
+                .and(&z)
+                .for_each(|a, &z| *a = if z < F::zero() { *slope * z } else { z }),
             Self::Identity => a.assign(&z),
             Self::Softmax => softmax_forward(z, a),
             Self::Custom(f) => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = f.sigma(z)),
@@ -129,6 +170,12 @@ impl<F: Float> Activation<F> {
             Self::Relu => Zip::from(&mut delta).and(&a).for_each(|d, &a| {
                 if a <= F::zero() {
                     *d = F::zero()
+                }
+            }),
+            // With a slope ≥ 0, a > 0 exactly where z > 0 (a slope of 0 is ReLU's σ').
+            Self::LeakyRelu(slope) => Zip::from(&mut delta).and(&a).for_each(|d, &a| {
+                if a <= F::zero() {
+                    *d *= *slope
                 }
             }),
             Self::Identity => {}
@@ -209,9 +256,29 @@ mod tests {
     }
 
     #[test]
+    fn leaky_relu_values_slopes_and_names() {
+        let z = array![[-2.0f64, 0.0, 3.0]];
+        let mut a = Array2::zeros(z.raw_dim());
+        let leaky = Activation::LeakyRelu(0.1);
+        leaky.forward(z.view(), a.view_mut());
+        assert_eq!(a, array![[-0.2, 0.0, 3.0]]);
+        let mut d = array![[1.0, 1.0, 1.0]];
+        leaky.backward(z.view(), a.view(), d.view_mut());
+        assert_eq!(d, array![[0.1, 0.1, 1.0]]);
+        assert_eq!(leaky.name(), "leaky_relu:0.1");
+        assert_eq!(Activation::<f64>::leaky_relu().name(), "leaky_relu");
+        assert!(matches!(Activation::<f64>::from_name("leaky_relu:0.1"), Some(Activation::LeakyRelu(s)) if s == 0.1));
+        for bad in ["leaky_relu:-1", "leaky_relu:NaN", "leaky_relu:x"] {
+            assert!(Activation::<f64>::from_name(bad).is_none(), "{bad}");
+        }
+        // PyTorch's calculate_gain('leaky_relu', 0.1) = √(2 / 1.01).
+        assert!((leaky.gain() - (2.0f64 / 1.01).sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
     fn names_round_trip() {
         for act in Activation::<f32>::builtins() {
-            assert_eq!(Activation::<f32>::from_name(act.name()).unwrap().name(), act.name());
+            assert_eq!(Activation::<f32>::from_name(&act.name()).unwrap().name(), act.name());
         }
         assert!(Activation::<f32>::from_name("swish").is_none());
     }

@@ -88,7 +88,7 @@ mod per_example;
 mod save;
 mod update;
 
-pub use activation::{Activation, Elementwise, sigmoid};
+pub use activation::{Activation, DEFAULT_LEAKY_SLOPE, Elementwise, sigmoid};
 pub use batched::Workspace;
 pub use cost::Cost;
 pub use error::{Error, Result};

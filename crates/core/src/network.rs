@@ -74,6 +74,13 @@ pub enum Init {
     /// network2.py's `default_weight_initializer`: weights from `N(0, 1/n_in)`, so that `z`
     /// starts near 0 and sigmoids are not saturated; biases from `N(0, 1)`.
     Scaled,
+    /// He et al.'s, PyTorch's `kaiming_normal_` (fan-in mode): weights from
+    /// `N(0, gain² / n_in)` with the hidden activation's gain ([`Activation::gain`]: √2 for
+    /// ReLU); biases from `N(0, 1)` as the book's.
+    KaimingNormal,
+    /// Glorot & Bengio's, PyTorch's `xavier_uniform_`: weights uniform in `±√(6 / (n_in +
+    /// n_out))`; biases from `N(0, 1)` as the book's.
+    XavierUniform,
 }
 
 impl Init {
@@ -82,7 +89,17 @@ impl Init {
         match self {
             Init::Standard => "standard",
             Init::Scaled => "scaled",
+            Init::KaimingNormal => "kaiming-normal",
+            Init::XavierUniform => "xavier-uniform",
         }
+    }
+
+    /// Every initialisation, in the order the tools list them.
+    pub const ALL: [Init; 4] = [Init::Standard, Init::Scaled, Init::KaimingNormal, Init::XavierUniform];
+
+    /// The initialisation with this [`Init::name`].
+    pub fn from_name(name: &str) -> Option<Init> {
+        Init::ALL.into_iter().find(|i| i.name() == name)
     }
 }
 
@@ -128,23 +145,32 @@ impl<F: Float> NetworkBuilder<F> {
         check_sizes(&self.sizes)?;
         let sizes = self.sizes;
         let layers = sizes.len() - 1;
+        let gain = self.hidden.gain();
         let mut activations = vec![self.hidden; layers - 1];
         activations.push(self.output);
+        check_activations(&activations)?;
         self.cost.check_output(&activations[layers - 1])?;
         let mut params = Layers::zeros(&sizes)?;
-        let mut normal = |scale: f64| {
+        let normal = |rng: &mut R, scale: f64| {
             let v: f64 = StandardNormal.sample(rng);
             F::from_f64(scale * v)
         };
         for l in 1..=layers {
-            params.layer_mut(l).1.iter_mut().for_each(|b| *b = normal(1.0));
+            params.layer_mut(l).1.iter_mut().for_each(|b| *b = normal(rng, 1.0));
         }
         for l in 1..=layers {
-            let scale = match self.init {
-                Init::Standard => 1.0,
-                Init::Scaled => 1.0 / (sizes[l - 1] as f64).sqrt(),
-            };
-            params.layer_mut(l).0.iter_mut().for_each(|w| *w = normal(scale));
+            let (n_in, n_out) = (sizes[l - 1] as f64, sizes[l] as f64);
+            let (mut w, _) = params.layer_mut(l);
+            match self.init {
+                Init::Standard => w.iter_mut().for_each(|w| *w = normal(rng, 1.0)),
+                Init::Scaled => w.iter_mut().for_each(|w| *w = normal(rng, 1.0 / n_in.sqrt())),
+                Init::KaimingNormal => w.iter_mut().for_each(|w| *w = normal(rng, gain / n_in.sqrt())),
+                Init::XavierUniform => {
+                    let bound = (6.0 / (n_in + n_out)).sqrt();
+                    let uniform = rand_distr::Uniform::new(-bound, bound).expect("a finite bound");
+                    w.iter_mut().for_each(|w| *w = F::from_f64(uniform.sample(rng)));
+                }
+            }
         }
         Ok(Network {
             params,
@@ -167,6 +193,26 @@ fn check_sizes(sizes: &[usize]) -> Result<()> {
         sizes: sizes.to_vec(),
         reason,
     })
+}
+
+/// Checks the activations' own parameters (a leaky ReLU's slope: finite, ≥ 0).
+fn check_activations<F: Float>(activations: &[Activation<F>]) -> Result<()> {
+    for (l, a) in (1..).zip(activations) {
+        if let Activation::LeakyRelu(slope) = a
+            && !(slope.is_finite() && *slope >= F::zero())
+        {
+            return Err(Error::HyperParameter {
+                name: if l == activations.len() {
+                    "output leaky ReLU slope"
+                } else {
+                    "leaky ReLU slope"
+                },
+                value: slope.as_f64(),
+                requirement: "must be finite and non-negative",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The first non-finite entry of `array`, as an error naming it.
@@ -245,6 +291,7 @@ impl<F: Float> Network<F> {
             check_finite(format!("W^{l} (weights[{}])", l - 1), w)?;
             check_finite(format!("b^{l} (biases[{}])", l - 1), b)?;
         }
+        check_activations(&activations)?;
         cost.check_output(&activations[layers - 1])?;
         // Copied into the aligned buffer, row-major whatever the layout given.
         let mut params = Layers::zeros(sizes)?;

@@ -39,7 +39,7 @@ struct Saved<'a, F, S> {
     weights: Vec<Vec<Vec<F>>>,
     biases: Vec<Vec<[F; 1]>>,
     cost: &'static str,
-    activations: Vec<&'a str>,
+    activations: Vec<std::borrow::Cow<'a, str>>,
     dtype: &'static str,
     format_version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,7 @@ impl<F: Float> Network<F> {
                 .map(|name| {
                     Activation::from_name(name).ok_or_else(|| {
                         format_error(format!(
-                            "unknown activation {name:?} (known: sigmoid, tanh, relu, identity, softmax)"
+                            "unknown activation {name:?} (known: sigmoid, tanh, relu, leaky_relu, leaky_relu:SLOPE, identity, softmax)"
                         ))
                     })
                 })

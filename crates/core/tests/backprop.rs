@@ -145,9 +145,10 @@ fn combinations() -> Vec<(Activation<f64>, Activation<f64>, Cost)> {
 fn finite_differences_agree_with_backprop_for_every_activation_and_cost() {
     let shapes: [&[usize]; 3] = [&[3, 4, 2], &[5, 3, 4, 3], &[2, 6, 5, 4, 2]];
     let combos = combinations();
-    // Quadratic after any output; cross-entropy after sigmoid; log-likelihood after softmax
-    // or sigmoid: 8 pairings, after each of 6 hidden activations.
-    assert_eq!(combos.len(), 6 * (5 + 1 + 2));
+    // Quadratic after any of the 6 built-in outputs; cross-entropy after sigmoid;
+    // log-likelihood after softmax or sigmoid: 9 pairings, after each of 7 hidden activations
+    // (the 6 built-in ones, leaky ReLU among them, and swish).
+    assert_eq!(combos.len(), 7 * (6 + 1 + 2));
     let mut worst = 0.0f64;
     for (seed, sizes) in (0..).zip(shapes) {
         for (hidden, output, cost) in &combos {

@@ -33,8 +33,23 @@ fn save_then_load_reproduces_predictions_exactly() {
         net.feedforward(x32.view()).unwrap()
     );
     assert_eq!(back.cost(), Cost::LogLikelihood);
-    let names: Vec<&str> = back.activations().iter().map(|a| a.name()).collect();
+    let names: Vec<String> = back.activations().iter().map(|a| a.name().into_owned()).collect();
     assert_eq!(names, ["relu", "relu", "softmax"]);
+
+    // A leaky ReLU's slope is saved in its name and comes back.
+    let leaky = Network::<f64>::builder(&[3, 4, 2])
+        .hidden(batchprop::Activation::LeakyRelu(0.2))
+        .build(&mut rng(9))
+        .unwrap();
+    let path = dir.path().join("leaky.json");
+    leaky.save(&path).unwrap();
+    let back = Network::<f64>::load(&path).unwrap();
+    assert!(matches!(back.activations()[0], batchprop::Activation::LeakyRelu(s) if s == 0.2));
+    let x3 = inputs::<f64>(3, 5, &mut rng(6));
+    assert_eq!(
+        back.feedforward(x3.view()).unwrap(),
+        leaky.feedforward(x3.view()).unwrap()
+    );
 
     let net = trained::<f64>();
     let path = dir.path().join("net64.json");
