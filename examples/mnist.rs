@@ -394,7 +394,7 @@ fn with_flag_hints<F: Float>(e: Error, eta: f64, net: &Network<F>, init: batchpr
             value,
             hint: _,
         } => {
-            let mut hints = vec![format!("a smaller --eta (now {eta})")];
+            let mut hints = vec![format!("a smaller --eta (now {eta:?})")];
             if init != batchprop::Init::Scaled {
                 hints.push("--init scaled".into());
             }

@@ -180,7 +180,11 @@ impl<F: Float> Network<F> {
     pub fn batch_cost(&self, x: ArrayView2<F>, y: ArrayView2<F>, ws: &mut Workspace<F>) -> Result<F> {
         let m = self.check_workspace(&x, Some(&y), ws)?;
         self.forward_unchecked(x, ws);
-        Ok(self.cost().value(ws.a(self.sizes().len() - 1), y) / F::from_usize(m))
+        let last = self.num_layers() - 1;
+        let cost = self
+            .cost()
+            .value_at(&self.activations()[last - 1], ws.z(last), ws.a(last), y);
+        Ok(cost / F::from_usize(m))
     }
 
     /// Checks a batch against the network and the workspace; returns `m`.

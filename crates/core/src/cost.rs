@@ -67,6 +67,47 @@ impl Cost {
         sum
     }
 
+    /// `Σ_x C_x` over the columns of `Z^L`, `A^L = σ(Z^L)` and `Y`, all `(n_L × m)`, computed
+    /// from `Z` where the output activation allows it, so that a saturated output gives a
+    /// large finite cost instead of `ln 0 = −∞` (in `f32` a sigmoid reaches exactly 1 at
+    /// `z ≈ 17`; network2.py hides the same infinity with `nan_to_num`):
+    /// - cross-entropy after a sigmoid: `C = Σ max(z, 0) − z y + ln(1 + e^{−|z|})`;
+    /// - log-likelihood after a softmax: `ln a_j = z_j − max z − ln Σ_k e^{z_k − max z}`;
+    /// - log-likelihood after a sigmoid: `−ln σ(z) = max(−z, 0) + ln(1 + e^{−|z|})`.
+    ///
+    /// Otherwise, and for the quadratic cost, [`Cost::value`] on `A`. The engine, the
+    /// evaluation and the trainer all measure costs with this.
+    pub fn value_at<F: Float>(self, output: &Activation<F>, z: ArrayView2<F>, a: ArrayView2<F>, y: ArrayView2<F>) -> F {
+        let (zero, one) = (F::zero(), F::one());
+        // ln(1 + e^{−|z|}) + max(−z, 0) = −ln σ(z), without overflow or ln 0.
+        let minus_log_sigmoid = |z: F| (-z).max(zero) + (-z.abs()).exp().ln_1p();
+        let mut sum = F::zero();
+        match (self, output) {
+            (Cost::CrossEntropy, Activation::Sigmoid) => Zip::from(&z).and(&y).for_each(|&z, &y| {
+                // −y ln σ(z) − (1 − y) ln(1 − σ(z)), with ln(1 − σ(z)) = ln σ(−z).
+                sum += y * minus_log_sigmoid(z) + (one - y) * minus_log_sigmoid(-z)
+            }),
+            (Cost::LogLikelihood, Activation::Sigmoid) => Zip::from(&z).and(&y).for_each(|&z, &y| {
+                if y != zero {
+                    sum += y * minus_log_sigmoid(z)
+                }
+            }),
+            (Cost::LogLikelihood, Activation::Softmax) => {
+                for (z, y) in z.columns().into_iter().zip(y.columns()) {
+                    let max = z.fold(F::neg_infinity(), |m, &v| if v > m { v } else { m });
+                    let log_total = z.fold(zero, |s, &v| s + (v - max).exp()).ln();
+                    Zip::from(&z).and(&y).for_each(|&z, &y| {
+                        if y != zero {
+                            sum -= y * (z - max - log_total)
+                        }
+                    });
+                }
+            }
+            _ => sum = self.value(a, y),
+        }
+        sum
+    }
+
     /// `∇_a C_x` for every column, written into `grad`; all `(n_L × m)`.
     pub fn gradient<F: Float>(self, a: ArrayView2<F>, y: ArrayView2<F>, mut grad: ArrayViewMut2<F>) {
         let one = F::one();
@@ -152,6 +193,46 @@ mod tests {
     use ndarray::array;
 
     use super::*;
+
+    #[test]
+    fn costs_from_z_equal_the_textbook_formulas_and_stay_finite_when_saturated() {
+        // Moderate z: the same value as the formula on A.
+        let z = array![[0.3f64, -1.2, 2.0], [-0.4, 0.8, -2.5]];
+        let y = array![[1.0, 0.0, 0.25], [0.0, 1.0, 0.75]];
+        let y_one_hot = array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]];
+        for (cost, output, y) in [
+            (Cost::CrossEntropy, Activation::Sigmoid, &y),
+            (Cost::LogLikelihood, Activation::Sigmoid, &y),
+            (Cost::LogLikelihood, Activation::Softmax, &y_one_hot),
+            (Cost::Quadratic, Activation::Tanh, &y),
+        ] {
+            let mut a = z.clone();
+            output.forward(z.view(), a.view_mut());
+            let (stable, textbook) = (
+                cost.value_at(&output, z.view(), a.view(), y.view()),
+                cost.value(a.view(), y.view()),
+            );
+            assert!(
+                (stable - textbook).abs() <= 1e-14 * textbook.abs(),
+                "{cost:?} {stable} vs {textbook}"
+            );
+        }
+        // Saturated in f32: σ(40) rounds to exactly 1, so ln(1 − a) = −∞; from z it is 40.
+        let (z, y) = (array![[40.0f32]], array![[0.0f32]]);
+        let mut a = z.clone();
+        Activation::Sigmoid.forward(z.view(), a.view_mut());
+        assert_eq!(a[[0, 0]], 1.0);
+        assert!(Cost::CrossEntropy.value(a.view(), y.view()).is_infinite());
+        let stable = Cost::CrossEntropy.value_at(&Activation::Sigmoid, z.view(), a.view(), y.view());
+        assert!((stable - 40.0).abs() < 1e-5, "{stable}");
+        // Softmax: a class whose output underflows to 0 costs z_max − z_y, not ∞.
+        let (z, y) = (array![[0.0f32], [200.0]], array![[1.0f32], [0.0]]);
+        let mut a = z.clone();
+        Activation::Softmax.forward(z.view(), a.view_mut());
+        assert_eq!(a[[0, 0]], 0.0);
+        let stable = Cost::LogLikelihood.value_at(&Activation::Softmax, z.view(), a.view(), y.view());
+        assert!((stable - 200.0).abs() < 1e-3, "{stable}");
+    }
 
     #[test]
     fn values_by_hand() {

@@ -424,7 +424,7 @@ impl<F: Float> Network<F> {
     /// `feedforward`, for a whole batch. Use [`Network::forward`] with a workspace to avoid
     /// the allocations.
     pub fn feedforward(&self, x: ArrayView2<F>) -> Result<Array2<F>> {
-        let chunks = self.map_chunks(x, |_, a| a.to_owned())?;
+        let chunks = self.map_chunks(x, |_, _, a| a.to_owned())?;
         let views: Vec<ArrayView2<F>> = chunks.iter().map(|a| a.view()).collect();
         Ok(ndarray::concatenate(Axis(1), &views).expect("chunks of one network's outputs"))
     }
@@ -434,7 +434,7 @@ impl<F: Float> Network<F> {
     pub fn accuracy(&self, x: ArrayView2<F>, labels: &[u32]) -> Result<usize> {
         let classes = self.sizes()[self.num_layers() - 1];
         check_labels(x.ncols(), labels, classes)?;
-        let counts = self.map_chunks(x, |start, a| {
+        let counts = self.map_chunks(x, |start, _, a| {
             (a.columns().into_iter().zip(&labels[start..]))
                 .filter(|(column, label)| argmax(column.view()) == **label as usize)
                 .count()
@@ -455,8 +455,10 @@ impl<F: Float> Network<F> {
     /// pool, summed in chunk order (the same bits on any number of threads).
     pub fn cost_sum(&self, x: ArrayView2<F>, y: ArrayView2<F>) -> Result<F> {
         self.check_batch(&x, Some(&y))?;
-        let costs = self.map_chunks(x, |start, a| {
-            self.cost.value(a, y.slice(s![.., start..start + a.ncols()]))
+        let output = &self.activations[self.num_layers() - 2];
+        let costs = self.map_chunks(x, |start, z, a| {
+            let y = y.slice(s![.., start..start + a.ncols()]);
+            self.cost.value_at(output, z, a, y)
         })?;
         Ok(costs.into_iter().fold(F::zero(), |acc, c| acc + c))
     }
@@ -478,9 +480,13 @@ impl<F: Float> Network<F> {
     }
 
     /// Runs the forward pass over `X` in chunks of at most [`EVAL_CHUNK`] columns, spread
-    /// over the current rayon pool, and returns `f(first column, A^L of the chunk)` for each
-    /// chunk, in order.
-    fn map_chunks<T: Send>(&self, x: ArrayView2<F>, f: impl Fn(usize, ArrayView2<F>) -> T + Sync) -> Result<Vec<T>> {
+    /// over the current rayon pool, and returns `f(first column, Z^L, A^L of the chunk)` for
+    /// each chunk, in order.
+    fn map_chunks<T: Send>(
+        &self,
+        x: ArrayView2<F>,
+        f: impl Fn(usize, ArrayView2<F>, ArrayView2<F>) -> T + Sync,
+    ) -> Result<Vec<T>> {
         let n = self.check_batch(&x, None)?;
         let chunks: Vec<(usize, ArrayView2<F>)> = (0..)
             .step_by(EVAL_CHUNK)
@@ -490,7 +496,11 @@ impl<F: Float> Network<F> {
             .into_par_iter()
             .map_init(
                 || self.workspace(n.min(EVAL_CHUNK)),
-                |ws, (start, chunk)| Ok(f(start, self.forward(chunk, ws)?)),
+                |ws, (start, chunk)| {
+                    self.forward(chunk, ws)?;
+                    let last = self.num_layers() - 1;
+                    Ok(f(start, ws.z(last), ws.a(last)))
+                },
             )
             .collect()
     }

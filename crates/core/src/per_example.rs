@@ -125,9 +125,12 @@ impl<F: Float> Network<F> {
         }
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
         let last = layers - 1;
-        ws.cost += self
-            .cost()
-            .value(ws.a[last].view().insert_axis(Axis(1)), y.insert_axis(Axis(1)));
+        ws.cost += self.cost().value_at(
+            &self.activations()[last],
+            ws.z[last].view().insert_axis(Axis(1)),
+            ws.a[last].view().insert_axis(Axis(1)),
+            y.insert_axis(Axis(1)),
+        );
         self.cost().delta(
             &self.activations()[last],
             ws.z[last].view().insert_axis(Axis(1)),

@@ -37,6 +37,11 @@ pub struct Epoch {
     /// pass, before that batch's update (no regularisation term): free, and a running
     /// measure of how training goes.
     pub running_cost: f64,
+    /// The fraction of the epoch's training examples classified correctly by their
+    /// mini-batch's own forward pass (before its update): free, like the running cost.
+    /// Classification on the batched engine only.
+    #[serde(default)]
+    pub running_accuracy: Option<f64>,
     /// The training data's metrics, if monitored.
     pub training: Option<Metrics>,
     /// The evaluation data's metrics, if there is evaluation data.

@@ -27,6 +27,10 @@ const SATURATED_SLOPE: f64 = 0.01;
 /// apart.
 const SATURATED_EPOCHS: usize = 3;
 
+/// A classifier whose running training accuracy is at most this many times the chance rate
+/// `1/classes` is at chance level (decision 8 of the plan: 1.5 / classes).
+const CHANCE_FACTOR: f64 = 1.5;
+
 /// How a call to [`Trainer::fit`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -73,6 +77,12 @@ struct RunState<F> {
     since_best: usize,
     /// Epochs since the best one or the last halving of η, for the schedule.
     since_change: usize,
+    /// The best running training accuracy so far, and the epochs in a row at chance level
+    /// with saturated outputs: the divergence rule for runs whose numbers stay finite.
+    #[serde(default)]
+    best_running_accuracy: f64,
+    #[serde(default)]
+    chance_streak: usize,
     /// Set when a policy has ended the run for good.
     finished: Option<Finish>,
     /// The update rule's state (momentum buffer, Adam's moments), as of `epochs_done`.
@@ -96,6 +106,8 @@ impl<F> RunState<F> {
             best: None,
             since_best: 0,
             since_change: 0,
+            best_running_accuracy: 0.0,
+            chance_streak: 0,
             finished: None,
             optimizer: None,
             tags,
@@ -261,6 +273,10 @@ impl<F: Float> Trainer<F> {
         };
         let mut saturation = Saturation::new(net);
         let last_layer = net.num_layers() - 1;
+        let output = &net.activations()[last_layer - 1].clone();
+        let classes = matches!(train.targets(), Targets::Classes { .. });
+        // Outputs that live in [0, 1] and can saturate at its ends.
+        let saturating_output = matches!(output, Activation::Sigmoid | Activation::Softmax);
 
         let mut finish = self.state.finished.unwrap_or(Finish::Completed);
         while self.state.finished.is_none() && self.state.epochs_done < settings.epochs {
@@ -270,15 +286,21 @@ impl<F: Float> Trainer<F> {
             saturation.reset();
             let start = Instant::now();
             let mut cost_sum = 0.0;
+            let (mut correct, mut saturated) = (0usize, 0usize);
             for batch in 0..batches.len() {
                 let (x, y) = batches.gather(train, batch);
                 let cost = match settings.engine {
                     Engine::Batched => {
                         net.step(x, y, &mut opt, &mut ws)?;
                         // The outputs of the step's own forward pass: n_L × m values at hand.
-                        let a = ws.a(last_layer);
+                        let (z, a) = (ws.z(last_layer), ws.a(last_layer));
                         saturation.observe(a, y);
-                        net.cost().value(a, y)
+                        if classes {
+                            let (c, s) = outcomes(a, y, saturating_output);
+                            correct += c;
+                            saturated += s;
+                        }
+                        net.cost().value_at(output, z, a, y)
                     }
                     Engine::PerExample => {
                         net.step_per_example(x, y, &mut opt, &mut pe)?;
@@ -312,12 +334,17 @@ impl<F: Float> Trainer<F> {
                 .filter(|_| measure_eval_cost || measure_eval_accuracy)
                 .map(|e| evaluate(net, e, eval_y.as_ref(), measure_eval_accuracy, settings.lambda))
                 .transpose()?;
+            let running_accuracy = (classes && settings.engine == Engine::Batched).then(|| correct as f64 / n as f64);
+            if let Some(accuracy) = running_accuracy {
+                self.check_chance(net, epoch, accuracy, saturated * 10 >= n * 9)?;
+            }
             let record = Epoch {
                 epoch,
                 eta: self.state.eta,
                 train_seconds,
                 examples_per_second: n as f64 / train_seconds,
                 running_cost: cost_sum / n as f64,
+                running_accuracy,
                 training,
                 evaluation: eval_metrics,
             };
@@ -503,8 +530,43 @@ impl<F: Float> Trainer<F> {
         Ok(())
     }
 
+    /// The divergence of a run whose numbers stay finite (plan decision 8): the running
+    /// training accuracy at chance level (≤ 1.5 / classes) after having been clearly better
+    /// (≥ 3 / classes), or for two epochs in a row with 90 % of the examples' outputs
+    /// saturated. An `η` far too large drives a classifier there without an infinity. Not
+    /// for two classes, where "chance level" (≤ 75 %) overlaps honest early training.
+    fn check_chance(&mut self, net: &Network<F>, epoch: usize, accuracy: f64, saturated: bool) -> Result<()> {
+        let classes = net.sizes()[net.num_layers() - 1] as f64;
+        if classes < 3.0 {
+            return Ok(());
+        }
+        let chance = CHANCE_FACTOR / classes;
+        let state = &mut self.state;
+        if accuracy > chance {
+            state.chance_streak = 0;
+        } else if saturated {
+            state.chance_streak += 1;
+        }
+        let was_better = state.best_running_accuracy >= 2.0 * chance;
+        state.best_running_accuracy = state.best_running_accuracy.max(accuracy);
+        if accuracy <= chance && (was_better || state.chance_streak >= 2) {
+            let what = if was_better {
+                format!(
+                    "the running training accuracy, back at chance level (≤ {chance:.3}) after {:.1} %,",
+                    100.0 * self.state.best_running_accuracy
+                )
+            } else {
+                format!(
+                    "the running training accuracy, at chance level (≤ {chance:.3}) with saturated outputs for two epochs,"
+                )
+            };
+            return Err(self.diverged(net, epoch, None, what, accuracy));
+        }
+        Ok(())
+    }
+
     fn diverged(&self, net: &Network<F>, epoch: usize, batch: Option<usize>, what: String, value: f64) -> Error {
-        let mut hints = vec![format!("a smaller η (now {})", self.state.eta)];
+        let mut hints = vec![format!("a smaller η (now {:?})", self.state.eta)];
         hints.push("the scaled initialisation (Init::Scaled), if the weights start from N(0, 1)".into());
         if net.cost() == Cost::Quadratic {
             hints.push("the cross-entropy cost".into());
@@ -703,6 +765,18 @@ fn evaluate<F: Float>(
         correct: labels.map(|_| correct),
         total: n,
     })
+}
+
+/// Of a batch's columns: how many are classified right (the most active output is the
+/// target's), and how many have every output within 1 % of 0 or 1 (when the output layer
+/// saturates at those ends).
+fn outcomes<F: Float>(a: ArrayView2<F>, y: ArrayView2<F>, saturating: bool) -> (usize, usize) {
+    let (mut correct, mut saturated) = (0, 0);
+    for (a, y) in a.columns().into_iter().zip(y.columns()) {
+        correct += usize::from(batchprop::argmax(a) == batchprop::argmax(y));
+        saturated += usize::from(saturating && a.iter().all(|&v| v.as_f64() < 0.01 || v.as_f64() > 0.99));
+    }
+    (correct, saturated)
 }
 
 /// Shuffled mini-batches, gathered into buffers allocated once.

@@ -685,3 +685,35 @@ fn every_example_once_per_epoch_in_a_seeded_order() {
     assert_eq!(epochs(1), batches, "the same seed gives the same order");
     assert_ne!(epochs(2), batches, "another seed gives another order");
 }
+
+#[test]
+fn a_run_at_chance_level_with_saturated_outputs_is_diverged() {
+    // Three classes by the point's angle; η = 10^5 saturates every sigmoid output while all
+    // numbers stay finite: the running accuracy sits at chance for two epochs.
+    let (x, _) = circles(600, 8);
+    let labels: Vec<u32> = x
+        .columns()
+        .into_iter()
+        .map(|p| ((p[1].atan2(p[0]) + std::f64::consts::PI) / (2.0 * std::f64::consts::PI / 3.0)).min(2.0) as u32)
+        .collect();
+    let data = Examples::classes(x.view(), &labels, 3).unwrap();
+    let fit = |eta: f64| {
+        let mut trainer = Trainer::new(settings().epochs(6).eta(eta)).unwrap();
+        let mut net = Network::<f64>::builder(&[2, 8, 3])
+            .cost(Cost::CrossEntropy)
+            .build(trainer.rng())
+            .unwrap();
+        let result = trainer.fit(&mut net, &data, None, &mut ());
+        (result, trainer.history().to_vec())
+    };
+    let (ok, history) = fit(0.5);
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(history.last().unwrap().running_accuracy.unwrap() > 0.6, "{history:?}");
+    match fit(1e5) {
+        (Err(e @ Error::Diverged { batch: None, .. }), history) => {
+            assert!(e.to_string().contains("chance level"), "{e}");
+            assert!(history.len() <= 2, "stopped by the second epoch at chance");
+        }
+        (other, history) => panic!("{other:?} after {history:?}"),
+    }
+}
