@@ -62,6 +62,9 @@ struct Args {
     /// L1 regularisation λ₁
     #[arg(long, default_value_t = 0.0)]
     l1: f64,
+    /// Dropout on the hidden layers: the probability P of dropping a neuron while training
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    dropout: f64,
     /// Update rule
     #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
     optimizer: OptimizerArg,
@@ -182,6 +185,7 @@ fn settings(args: &Args) -> Result<Settings, BoxError> {
         eta: args.eta,
         lambda: args.lambda,
         l1: args.l1,
+        dropout: args.dropout,
         rule,
         seed: args.seed,
         engine: if args.per_example {
@@ -367,6 +371,9 @@ fn describe<F: Float>(net: &Network<F>, settings: &Settings, init: batchprop::In
     if settings.l1 != 0.0 {
         s += &format!(", λ₁ {}", settings.l1);
     }
+    if settings.dropout != 0.0 {
+        s += &format!(", dropout {}", settings.dropout);
+    }
     match settings.rule {
         Rule::Sgd => {}
         Rule::Momentum { mu } => s += &format!(", momentum {mu}"),
@@ -521,6 +528,7 @@ fn summarize<F: Float>(args: &Args, run: &Run<'_, F>, wall_seconds: f64, saved: 
                 "eta": settings.eta,
                 "lambda": settings.lambda,
                 "l1": settings.l1,
+                "dropout": settings.dropout,
                 "rule": settings.rule,
                 "cost": net.cost().name(),
                 "activation": hidden_name(net),

@@ -111,6 +111,19 @@ fn the_update_rules_train_from_the_command_line() {
             &["--init", "xavier", "--cost", "cross-entropy", "--eta", "0.5"][..],
             8_000,
         ),
+        (
+            &[
+                "--dropout",
+                "0.2",
+                "--cost",
+                "cross-entropy",
+                "--eta",
+                "0.5",
+                "--init",
+                "scaled",
+            ][..],
+            8_000,
+        ),
     ] {
         let out = run(
             "mnist",

@@ -5,7 +5,8 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuild
 use rayon::prelude::*;
 
 use crate::{
-    Activation, Cost, Error, Float, Gradients, Network, Result, Sgd, gemm, layers::Layers, optimizer::MomentumStep,
+    Activation, Cost, Error, Float, Gradients, Network, Result, Sgd, dropout::Masks, gemm, layers::Layers,
+    optimizer::MomentumStep,
 };
 
 /// The buffers of the batched forward and backward passes, allocated once for batches of up
@@ -17,13 +18,15 @@ use crate::{
 /// contiguous for the per-column softmax, and the GEMMs see unit-stride operands.
 #[derive(Clone, Debug)]
 pub struct Workspace<F: Float> {
-    sizes: Vec<usize>,     // [n_0, …, n_L] of the network it was made for
-    capacity: usize,       // the largest batch it holds
-    m: usize,              // columns filled by the last forward pass
-    delta_m: usize,        // columns filled by the last backward pass
-    z: Vec<Array2<F>>,     // [l-1] = Z^l: (n_l × capacity), column-major
-    a: Vec<Array2<F>>,     // [l-1] = A^l: (n_l × capacity), column-major; A^0 = X is the caller's
-    delta: Vec<Array2<F>>, // [l-1] = Δ^l: (n_l × capacity), column-major
+    sizes: Vec<usize>,               // [n_0, …, n_L] of the network it was made for
+    capacity: usize,                 // the largest batch it holds
+    m: usize,                        // columns filled by the last forward pass
+    delta_m: usize,                  // columns filled by the last backward pass
+    z: Vec<Array2<F>>,               // [l-1] = Z^l: (n_l × capacity), column-major
+    a: Vec<Array2<F>>,               // [l-1] = A^l: (n_l × capacity), column-major; A^0 = X is the caller's
+    delta: Vec<Array2<F>>,           // [l-1] = Δ^l: (n_l × capacity), column-major
+    dropped: Vec<Array2<F>>,         // [l-1] = A^l ⊙ M^l / (1 − p) for hidden l: (n_l × capacity); made on first use
+    pub(crate) masks: Option<Masks>, // this step's dropout masks, set by Network::step only
 }
 
 impl<F: Float> Workspace<F> {
@@ -85,6 +88,8 @@ impl<F: Float> Network<F> {
             z: buffers()?,
             a: buffers()?,
             delta: buffers()?,
+            dropped: Vec::new(),
+            masks: None,
         })
     }
 
@@ -102,6 +107,7 @@ impl<F: Float> Network<F> {
     /// `l = 1 … L`, with `A^0 = X: (n_0 × m)`. Returns `A^L: (n_L × m)`, a view into `ws`.
     pub fn forward<'w>(&self, x: ArrayView2<F>, ws: &'w mut Workspace<F>) -> Result<ArrayView2<'w, F>> {
         self.check_workspace(&x, None, ws)?;
+        ws.masks = None; // evaluation and prediction never drop
         self.forward_unchecked(x, ws);
         Ok(ws.a(self.sizes().len() - 1))
     }
@@ -216,15 +222,26 @@ impl<F: Float> Network<F> {
 
     /// The forward pass on a checked batch: `Z^l = W^l A^{l-1} + b^l 1ᵀ`, `A^l = σ(Z^l)`, in
     /// blocks of columns across the current rayon pool when the batch is large enough.
+    ///
+    /// With dropout masks in `ws`, each hidden layer's `A^l` is kept as it is (σ' reads it)
+    /// and its masked, scaled copy `D^l = A^l ⊙ M^l / (1 − p)` feeds the next layer.
     fn forward_unchecked(&self, x: ArrayView2<F>, ws: &mut Workspace<F>) {
         let m = x.ncols();
         ws.m = m;
-        for l in 1..self.sizes().len() {
+        let layers = self.num_layers() - 1;
+        if ws.masks.is_some() && ws.dropped.len() != layers - 1 {
+            let capacity = ws.capacity;
+            ws.dropped = self.sizes()[1..layers]
+                .iter()
+                .map(|&n| Array2::zeros((n, capacity).f()))
+                .collect();
+        }
+        for l in 1..=layers {
             let (done, todo) = ws.a.split_at_mut(l - 1);
-            let a_prev = if l == 1 {
-                x.view()
-            } else {
-                done[l - 2].slice(s![.., ..m])
+            let a_prev = match (l, ws.masks.is_some()) {
+                (1, _) => x.view(),
+                (_, true) => ws.dropped[l - 2].slice(s![.., ..m]),
+                (_, false) => done[l - 2].slice(s![.., ..m]),
             }; // (n_{l-1} × m)
             let mut z = ws.z[l - 1].slice_mut(s![.., ..m]); // (n_l × m)
             let mut a = todo[0].slice_mut(s![.., ..m]); // (n_l × m)
@@ -241,6 +258,16 @@ impl<F: Float> Network<F> {
                     .zip(z.axis_chunks_iter_mut(Axis(1), cols))
                     .zip(a.axis_chunks_iter_mut(Axis(1), cols))
                     .for_each(|((a_prev, z), a)| layer(a_prev, z, a));
+            }
+            if let Some(masks) = ws.masks
+                && l < layers
+            {
+                masks.apply(
+                    l,
+                    0,
+                    ws.a[l - 1].slice(s![.., ..m]),
+                    ws.dropped[l - 1].slice_mut(s![.., ..m]),
+                );
             }
         }
     }
@@ -334,10 +361,10 @@ fn backward<F: Float>(
             backpropagate_error(sink.w(l), &activations[l - 2], l, ws);
         }
         let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
-        let a_prev = if l == 1 {
-            x.view()
-        } else {
-            ws.a[l - 2].slice(s![.., ..m])
+        let a_prev = match (l, ws.masks.is_some()) {
+            (1, _) => x.view(),
+            (_, true) => ws.dropped[l - 2].slice(s![.., ..m]), // D^{l-1}: what layer l saw
+            (_, false) => ws.a[l - 2].slice(s![.., ..m]),
         }; // A^{l-1}: (n_{l-1} × m)
         sink.layer(l, delta, a_prev);
     }
@@ -365,19 +392,26 @@ fn backpropagate_error<F: Float>(w: ArrayView2<F>, sigma: &Activation<F>, l: usi
     let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
     let mut delta_prev = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
     let (z, a) = (ws.z[l - 2].slice(s![.., ..m]), ws.a[l - 2].slice(s![.., ..m])); // (n_{l-1} × m)
-    let step = |delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {
-        gemm::tn(&w, &delta, &mut delta_prev);
-        sigma.backward(z, a, delta_prev);
-    };
+    let masks = ws.masks;
+    let step =
+        |offset: usize, delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {
+            gemm::tn(&w, &delta, &mut delta_prev);
+            if let Some(masks) = masks {
+                // Dropout: the error reaches only the kept neurons, scaled as their outputs were.
+                masks.apply_to_delta(l - 1, offset, delta_prev.view_mut());
+            }
+            sigma.backward(z, a, delta_prev);
+        };
     let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
     if cols == m {
-        step(delta, delta_prev, z, a);
+        step(0, delta, delta_prev, z, a);
     } else {
         (delta.axis_chunks_iter(Axis(1), cols).into_par_iter())
             .zip(delta_prev.axis_chunks_iter_mut(Axis(1), cols))
             .zip(z.axis_chunks_iter(Axis(1), cols))
             .zip(a.axis_chunks_iter(Axis(1), cols))
-            .for_each(|(((delta, delta_prev), z), a)| step(delta, delta_prev, z, a));
+            .enumerate()
+            .for_each(|(k, (((delta, delta_prev), z), a))| step(k * cols, delta, delta_prev, z, a));
     }
 }
 

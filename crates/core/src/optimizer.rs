@@ -25,7 +25,10 @@
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Float, Gradients, Network, PerExampleWorkspace, Result, Sgd, Workspace, layers::Layers};
+use crate::{
+    Dropout, Error, Float, Gradients, Network, PerExampleWorkspace, Result, Sgd, Workspace, dropout::Masks,
+    layers::Layers,
+};
 
 /// An update rule and its own hyper-parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -136,6 +139,7 @@ pub struct Optimizer<F: Float> {
     first: Option<Layers<F>>,    // momentum buffer b, or Adam's m; shaped as the parameters
     second: Option<Layers<F>>,   // Adam's v
     grads: Option<Gradients<F>>, // the unfused path's gradient buffer
+    dropout: Option<Dropout>,    // dropout on the hidden layers, if p > 0
 }
 
 /// How a step runs.
@@ -172,6 +176,7 @@ impl<F: Float> Optimizer<F> {
             first,
             second,
             grads: None,
+            dropout: None,
         };
         if opt.path() == Path::Unfused {
             opt.grads = Some(net.zero_gradients());
@@ -210,6 +215,18 @@ impl<F: Float> Optimizer<F> {
     /// The layer sizes of the network it was made for.
     pub fn sizes(&self) -> &[usize] {
         &self.sizes
+    }
+
+    /// Adds dropout on the hidden layers (chapter 3; see [`Dropout`]): each step's masks are
+    /// drawn from `dropout`'s seed and the step count. `p = 0` is no dropout, with its bits.
+    pub fn with_dropout(mut self, dropout: Dropout) -> Self {
+        self.dropout = (dropout.p() > 0.0).then_some(dropout);
+        self
+    }
+
+    /// This step's dropout masks, if dropout is on.
+    fn masks(&self) -> Option<Masks> {
+        self.dropout.map(|dropout| Masks { dropout, step: self.t })
     }
 
     /// The rule (momentum 0 reads as plain SGD).
@@ -420,6 +437,20 @@ impl<F: Float> Network<F> {
         opt: &mut Optimizer<F>,
         ws: &mut Workspace<F>,
     ) -> Result<()> {
+        ws.masks = opt.masks();
+        let result = self.step_masked(x, y, opt, ws);
+        ws.masks = None;
+        result
+    }
+
+    /// [`Network::step`] with `ws.masks` set for the step.
+    fn step_masked(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        opt: &mut Optimizer<F>,
+        ws: &mut Workspace<F>,
+    ) -> Result<()> {
         match opt.path() {
             Path::FusedSgd => {
                 opt.t += 1;
@@ -453,6 +484,19 @@ impl<F: Float> Network<F> {
         opt: &mut Optimizer<F>,
         ws: &mut PerExampleWorkspace<F>,
     ) -> Result<()> {
+        ws.masks = opt.masks();
+        let result = self.step_per_example_masked(x, y, opt, ws);
+        ws.masks = None;
+        result
+    }
+
+    fn step_per_example_masked(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        opt: &mut Optimizer<F>,
+        ws: &mut PerExampleWorkspace<F>,
+    ) -> Result<()> {
         if opt.path() == Path::FusedSgd {
             opt.t += 1;
             return self.sgd_step_per_example(x, y, &opt.sgd(), ws);
@@ -466,6 +510,45 @@ impl<F: Float> Network<F> {
             opt.apply(self, &grads);
         }
         opt.grads = Some(grads);
+        result
+    }
+}
+
+impl<F: Float> Network<F> {
+    /// [`Network::backprop`] with the dropout masks of training step `step` held fixed: the
+    /// gradient of the cost of the thinned network that step trains (for checking it against
+    /// finite differences of [`Network::batch_cost_with_dropout`]).
+    pub fn backprop_with_dropout(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        (dropout, step): (&Dropout, u64),
+        ws: &mut Workspace<F>,
+        grads: &mut Gradients<F>,
+    ) -> Result<()> {
+        ws.masks = Some(Masks {
+            dropout: *dropout,
+            step,
+        });
+        let result = self.backprop(x, y, ws, grads);
+        ws.masks = None;
+        result
+    }
+
+    /// [`Network::batch_cost`] of the network thinned by the dropout masks of step `step`.
+    pub fn batch_cost_with_dropout(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        (dropout, step): (&Dropout, u64),
+        ws: &mut Workspace<F>,
+    ) -> Result<F> {
+        ws.masks = Some(Masks {
+            dropout: *dropout,
+            step,
+        });
+        let result = self.batch_cost(x, y, ws);
+        ws.masks = None;
         result
     }
 }

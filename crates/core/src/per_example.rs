@@ -9,17 +9,19 @@
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip};
 
-use crate::{Error, Float, Gradients, Network, Result, Sgd, gemm};
+use crate::{Error, Float, Gradients, Network, Result, Sgd, dropout::Masks, gemm};
 
 /// The buffers of the per-example path, allocated once per network.
 #[derive(Clone, Debug)]
 pub struct PerExampleWorkspace<F: Float> {
-    sizes: Vec<usize>,     // [n_0, …, n_L] of the network it was made for
-    z: Vec<Array1<F>>,     // [l-1] = z^l: (n_l)
-    a: Vec<Array1<F>>,     // [l-1] = a^l: (n_l); a^0 = x is the caller's
-    delta: Vec<Array1<F>>, // [l-1] = δ^l: (n_l)
-    nabla: Gradients<F>,   // Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major; Σ_x ∂C_x/∂b^l: (n_l)
-    cost: F,               // Σ_x C_x over the last batch
+    sizes: Vec<usize>,               // [n_0, …, n_L] of the network it was made for
+    z: Vec<Array1<F>>,               // [l-1] = z^l: (n_l)
+    a: Vec<Array1<F>>,               // [l-1] = a^l: (n_l); a^0 = x is the caller's
+    delta: Vec<Array1<F>>,           // [l-1] = δ^l: (n_l)
+    nabla: Gradients<F>,             // Σ_x ∂C_x/∂W^l: (n_l × n_{l-1}), row-major; Σ_x ∂C_x/∂b^l: (n_l)
+    cost: F,                         // Σ_x C_x over the last batch
+    dropped: Vec<Array1<F>>,         // [l-1] = a^l ⊙ m^l / (1 − p) for hidden l: (n_l)
+    pub(crate) masks: Option<Masks>, // this step's dropout masks, set by Network::step_per_example only
 }
 
 impl<F: Float> PerExampleWorkspace<F> {
@@ -42,6 +44,11 @@ impl<F: Float> Network<F> {
             delta: vectors(),
             nabla: self.zero_gradients(),
             cost: F::zero(),
+            dropped: self.sizes()[1..self.num_layers() - 1]
+                .iter()
+                .map(|&n| Array1::zeros(n))
+                .collect(),
+            masks: None,
         }
     }
 
@@ -105,23 +112,36 @@ impl<F: Float> Network<F> {
     fn sum_example_gradients(&self, x: ArrayView2<F>, y: ArrayView2<F>, ws: &mut PerExampleWorkspace<F>) {
         ws.nabla.as_mut_slice().fill(F::zero());
         ws.cost = F::zero();
-        for (x, y) in x.columns().into_iter().zip(y.columns()) {
-            self.backprop_example(x, y, ws);
+        for (c, (x, y)) in x.columns().into_iter().zip(y.columns()).enumerate() {
+            self.backprop_example(c, x, y, ws);
         }
     }
 
-    /// network.py's `backprop` for one example `x: (n_0)` with target `y: (n_L)`, adding
-    /// `∂C_x/∂W^l` and `∂C_x/∂b^l` into `ws.nabla_w` and `ws.nabla_b`.
-    fn backprop_example(&self, x: ArrayView1<F>, y: ArrayView1<F>, ws: &mut PerExampleWorkspace<F>) {
+    /// network.py's `backprop` for example `c` of the batch, `x: (n_0)` with target
+    /// `y: (n_L)`, adding `∂C_x/∂W^l` and `∂C_x/∂b^l` into `ws.nabla_w` and `ws.nabla_b`.
+    /// With dropout masks, hidden layer `l` passes on `a^l ⊙ m^l / (1 − p)` and its error is
+    /// masked the same way.
+    fn backprop_example(&self, c: usize, x: ArrayView1<F>, y: ArrayView1<F>, ws: &mut PerExampleWorkspace<F>) {
         let layers = self.sizes().len() - 1;
+        let masks = ws.masks;
         // Forward: z^l = W^l a^{l-1} + b^l, a^l = σ(z^l).
         for l in 1..=layers {
             let (done, todo) = ws.a.split_at_mut(l - 1);
-            let a_prev = if l == 1 { x.view() } else { done[l - 2].view() }; // (n_{l-1})
+            let a_prev = match (l, masks.is_some()) {
+                (1, _) => x.view(),
+                (_, true) => ws.dropped[l - 2].view(),
+                (_, false) => done[l - 2].view(),
+            }; // (n_{l-1})
             let mut z = ws.z[l - 1].view_mut().insert_axis(Axis(1)); // (n_l × 1)
             let a_prev = a_prev.insert_axis(Axis(1)); // (n_{l-1} × 1)
             gemm::forward(&self.params.w(l), &a_prev, &self.params.b(l), &mut z);
             self.activations()[l - 1].forward(z.view(), todo[0].view_mut().insert_axis(Axis(1)));
+            if let Some(masks) = masks
+                && l < layers
+            {
+                let a = todo[0].view().insert_axis(Axis(1));
+                masks.apply(l, c, a, ws.dropped[l - 1].view_mut().insert_axis(Axis(1)));
+            }
         }
         // BP1: δ^L = ∇_a C ⊙ σ'(z^L).
         let last = layers - 1;
@@ -141,7 +161,11 @@ impl<F: Float> Network<F> {
         for l in (1..=layers).rev() {
             let (lower, upper) = ws.delta.split_at_mut(l - 1);
             let delta = upper[0].view().insert_axis(Axis(1)); // δ^l: (n_l × 1)
-            let a_prev = if l == 1 { x.view() } else { ws.a[l - 2].view() }; // (n_{l-1})
+            let a_prev = match (l, masks.is_some()) {
+                (1, _) => x.view(),
+                (_, true) => ws.dropped[l - 2].view(),
+                (_, false) => ws.a[l - 2].view(),
+            }; // what layer l saw: (n_{l-1})
             let (mut nabla_w, mut nabla_b) = ws.nabla.layers.layer_mut(l);
             // BP3: ∂C/∂b^l = δ^l.
             nabla_b += &delta.column(0);
@@ -152,6 +176,9 @@ impl<F: Float> Network<F> {
             if l > 1 {
                 let mut delta_prev = lower[l - 2].view_mut().insert_axis(Axis(1)); // (n_{l-1} × 1)
                 gemm::tn(&self.params.w(l), &delta, &mut delta_prev);
+                if let Some(masks) = masks {
+                    masks.apply_to_delta(l - 1, c, delta_prev.view_mut());
+                }
                 self.activations()[l - 2].backward(
                     ws.z[l - 2].view().insert_axis(Axis(1)),
                     ws.a[l - 2].view().insert_axis(Axis(1)),

@@ -112,7 +112,10 @@ fn training_steps_do_not_allocate() {
                 .with_l2(1.0, 50_000)
                 .unwrap()
                 .with_l1(0.5, 50_000, &net)
-                .unwrap();
+                .unwrap()
+                .with_dropout(batchprop::Dropout::new(0.5, 1).unwrap());
+            // The first dropout step makes the workspace's masked-activation buffers.
+            one_thread.install(|| net.step(x, y.view(), &mut opt, &mut ws).unwrap());
             one_thread.install(|| net.step_per_example(x, y.view(), &mut opt, &mut pe).unwrap());
             let steps = allocations_during(|| {
                 one_thread.install(|| {

@@ -342,3 +342,137 @@ fn every_rule_gives_the_same_bits_on_one_and_two_threads() {
         }
     }
 }
+
+#[test]
+fn dropout_matches_the_per_example_oracle_and_p_0_is_no_dropout() {
+    let mut rng = rng(7);
+    let (x, y) = (
+        inputs::<f64>(6, 9, &mut rng),
+        targets::<f64>(Cost::LogLikelihood, 3, 9, &mut rng),
+    );
+    let start = network::<f64>(
+        &[6, 8, 7, 3],
+        Activation::Sigmoid,
+        Activation::Softmax,
+        Cost::LogLikelihood,
+        &mut rng,
+    );
+    for rule in rules() {
+        let make = |net: &Network<f64>, p: f64| {
+            Optimizer::new(net, rule, 0.05)
+                .unwrap()
+                .with_l2(1.0, 30)
+                .unwrap()
+                .with_dropout(batchprop::Dropout::new(p, 11).unwrap())
+        };
+        let (mut batched, mut oracle, mut plain, mut zero) =
+            (start.clone(), start.clone(), start.clone(), start.clone());
+        let (mut ob, mut oo, mut op, mut oz) = (
+            make(&start, 0.5),
+            make(&start, 0.5),
+            make(&start, 0.0),
+            Optimizer::new(&start, rule, 0.05).unwrap().with_l2(1.0, 30).unwrap(),
+        );
+        let mut ws = batched.workspace(9);
+        let mut pe = oracle.per_example_workspace();
+        for _ in 0..4 {
+            batched.step(x.view(), y.view(), &mut ob, &mut ws).unwrap();
+            oracle.step_per_example(x.view(), y.view(), &mut oo, &mut pe).unwrap();
+            plain.step(x.view(), y.view(), &mut op, &mut ws).unwrap();
+            zero.step(x.view(), y.view(), &mut oz, &mut ws).unwrap();
+        }
+        let diff =
+            (batched.parameters().iter().zip(oracle.parameters())).fold(0.0f64, |d, (a, b)| d.max((a - b).abs()));
+        assert!(diff < 1e-12, "{rule:?} with dropout: {diff:e}");
+        assert_eq!(
+            plain.parameters(),
+            zero.parameters(),
+            "{rule:?}: p = 0 is no dropout, bit for bit"
+        );
+        assert_ne!(
+            batched.parameters(),
+            plain.parameters(),
+            "{rule:?}: dropout changes the steps"
+        );
+    }
+}
+
+#[test]
+fn dropouts_gradient_agrees_with_finite_differences_for_a_fixed_mask() {
+    let mut rng = rng(8);
+    let (x, y) = (
+        inputs::<f64>(5, 7, &mut rng),
+        targets::<f64>(Cost::Quadratic, 2, 7, &mut rng),
+    );
+    let net = network::<f64>(
+        &[5, 6, 4, 2],
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Cost::Quadratic,
+        &mut rng,
+    );
+    let dropout = batchprop::Dropout::new(0.4, 3).unwrap();
+    let mut ws = net.workspace(7);
+    let mut grads = net.zero_gradients();
+    net.backprop_with_dropout(x.view(), y.view(), (&dropout, 5), &mut ws, &mut grads)
+        .unwrap();
+    let cost = |net: &Network<f64>| {
+        let mut ws = net.workspace(7);
+        net.batch_cost_with_dropout(x.view(), y.view(), (&dropout, 5), &mut ws)
+            .unwrap()
+    };
+    let mut worst = 0.0f64;
+    for l in 1..net.num_layers() {
+        let (rows, cols) = net.weights()[l - 1].dim();
+        let (mut diff, mut norm) = (0.0, 0.0);
+        for (j, k) in (0..rows).flat_map(|j| (0..cols).map(move |k| (j, k))) {
+            let moved = |d: f64| {
+                let mut probe = net.clone();
+                probe.layer_mut(l).0[[j, k]] += d;
+                cost(&probe)
+            };
+            let numeric = (moved(1e-6) - moved(-1e-6)) / 2e-6;
+            let analytic = grads.nabla_w()[l - 1][[j, k]];
+            diff += (numeric - analytic) * (numeric - analytic);
+            norm += analytic * analytic;
+        }
+        worst = worst.max((diff / norm).sqrt());
+    }
+    eprintln!("dropout: worst relative difference from finite differences {worst:.1e}");
+    assert!(worst < 1e-7, "{worst:e}");
+    // And it is not the unthinned network's gradient.
+    let mut plain = net.zero_gradients();
+    net.backprop(x.view(), y.view(), &mut ws, &mut plain).unwrap();
+    assert_ne!(plain.as_slice(), grads.as_slice());
+}
+
+#[test]
+fn dropout_gives_the_same_bits_on_one_and_two_threads() {
+    let mut rng = rng(13);
+    let x = inputs::<f32>(256, 64, &mut rng);
+    let y = targets::<f32>(Cost::LogLikelihood, 10, 64, &mut rng);
+    let start = network::<f32>(
+        &[256, 64, 32, 10],
+        Activation::Relu,
+        Activation::Softmax,
+        Cost::LogLikelihood,
+        &mut rng,
+    );
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut net = start.clone();
+            let mut opt = Optimizer::new(&net, Rule::Momentum { mu: 0.5 }, 0.01)
+                .unwrap()
+                .with_dropout(batchprop::Dropout::new(0.5, 2).unwrap());
+            let mut ws = net.workspace(64);
+            for _ in 0..3 {
+                net.step(x.view(), y.view(), &mut opt, &mut ws).unwrap();
+            }
+            net
+        })
+    };
+    if batchprop::Backend::current() == batchprop::Backend::Kernels {
+        assert_eq!(run(1).parameters(), run(2).parameters());
+    }
+}

@@ -97,6 +97,9 @@ pub struct Settings {
     pub l1: f64,
     /// The update rule: SGD, momentum, Nesterov, Adam, AdamW.
     pub rule: Rule,
+    /// Dropout on the hidden layers, the probability `p` of dropping a neuron (0: none);
+    /// masks drawn from `seed` and the step count ([`batchprop::Dropout`]).
+    pub dropout: f64,
     /// Seeds the shuffles (and, through [`Trainer::rng`](crate::Trainer::rng), whatever else
     /// the caller draws from the trainer's generator, such as the initial network).
     pub seed: u64,
@@ -131,6 +134,7 @@ impl Settings {
             lambda: 0.0,
             l1: 0.0,
             rule: Rule::Sgd,
+            dropout: 0.0,
             seed: 0,
             engine: Engine::Batched,
             monitor: Monitor::default(),
@@ -173,6 +177,12 @@ impl Settings {
     /// Sets [`Settings::rule`].
     pub fn rule(mut self, rule: Rule) -> Self {
         self.rule = rule;
+        self
+    }
+
+    /// Sets [`Settings::dropout`].
+    pub fn dropout(mut self, p: f64) -> Self {
+        self.dropout = p;
         self
     }
 
@@ -243,6 +253,7 @@ impl Settings {
             return bad("l1", self.l1.to_string(), "must be finite and non-negative");
         }
         self.rule.validate()?;
+        batchprop::Dropout::new(self.dropout, self.seed)?;
         if self.early_stop == Some(0) {
             return bad(
                 "early_stop",

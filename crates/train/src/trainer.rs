@@ -243,7 +243,8 @@ impl<F: Float> Trainer<F> {
             None => {
                 let mut opt = Optimizer::new(net, settings.rule, self.state.eta)?
                     .with_l2(settings.lambda, n)?
-                    .with_l1(settings.l1, n, net)?;
+                    .with_l1(settings.l1, n, net)?
+                    .with_dropout(batchprop::Dropout::new(settings.dropout, settings.seed)?);
                 if let Some(saved) = &self.state.optimizer {
                     opt.set_state(saved)?;
                 }

@@ -108,6 +108,7 @@ fn bad_settings_are_typed_errors_before_any_data() {
         (settings().eta_schedule(0), "eta_schedule"),
         (settings().l1(-1.0), "l1"),
     ];
+    assert!(Trainer::<f32>::new(settings().dropout(1.0)).is_err());
     for (bad, name) in cases {
         match Trainer::<f32>::new(bad.clone()) {
             Err(Error::Setting { name: n, .. }) => assert_eq!(n, name, "{bad:?}"),
@@ -351,6 +352,8 @@ fn a_resumed_run_gives_the_same_bits_as_an_uninterrupted_one() {
             .eta(0.3)
             .rule(Rule::Nesterov { mu: 0.5 })
             .engine(Engine::PerExample),
+        // Dropout's masks are counter-based: the resumed steps draw the same ones.
+        settings().epochs(6).eta(0.5).dropout(0.3),
     ] {
         let mut whole = Trainer::<f32>::new(base.clone()).unwrap();
         let mut whole_net = Network::<f32>::builder(&[2, 8, 2])
@@ -473,9 +476,11 @@ fn per_example_and_batched_engines_give_the_same_record() {
 fn divergence_is_a_typed_error_with_where_and_a_hint() {
     let (x, labels) = circles(200, 1);
     let train = Examples::classes(x.view(), &labels, 2).unwrap();
+    // Linear outputs under the quadratic cost at η = 10^300: the weights overflow to ∞.
     let mut trainer = Trainer::new(settings().eta(1e300)).unwrap();
     let mut net = Network::<f64>::builder(&[2, 8, 2])
-        .cost(Cost::CrossEntropy)
+        .hidden(Activation::Relu)
+        .output(Activation::Identity)
         .build(trainer.rng())
         .unwrap();
     match trainer.fit(&mut net, &train, None, &mut ()).unwrap_err() {
