@@ -141,7 +141,22 @@ fn rows() -> Vec<Row> {
                 init: Init::Scaled,
                 ..Architecture::book()
             },
-            run: book.rule(Rule::adam()).eta(0.001),
+            run: book.clone().rule(Rule::adam()).eta(0.001),
+            validation: false,
+        },
+        Row {
+            name: "[784,100,10]",
+            settings: "cross-entropy, dropout 0.5, η 0.5, scaled init, mb 10, 30 epochs",
+            flags: " --sizes 784,100,10 --cost cross-entropy --dropout 0.5 --eta 0.5 --init scaled",
+            book: f64::NAN,
+            book_note: "",
+            architecture: Architecture {
+                sizes: vec![784, 100, 10],
+                cost: Cost::CrossEntropy,
+                init: Init::Scaled,
+                ..Architecture::book()
+            },
+            run: book.dropout(0.5).eta(0.5),
             validation: false,
         },
     ]

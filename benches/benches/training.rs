@@ -14,8 +14,8 @@
 
 use std::hint::black_box;
 
-use batchprop::{Backend, Float, Isa, Network, Optimizer, Sgd, numerical_gradient};
-use batchprop_bench::{BATCHES, RULE_CASES, SHAPES, batch, mnist, rules};
+use batchprop::{Backend, Float, Isa, Network, Sgd, numerical_gradient};
+use batchprop_bench::{BATCHES, RULE_CASES, SHAPES, batch, mnist, optimizer, rules};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use rand::{SeedableRng, rngs::ChaCha8Rng};
 
@@ -77,10 +77,10 @@ fn rules_f32(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sgd_step", m), &m, |b, _| {
             b.iter(|| net.sgd_step(x, y.view(), &sgd, &mut ws).expect("a step"))
         });
-        for (rule, eta) in rules() {
+        for (name, rule, eta, p) in rules() {
             let mut net = network::<f32>(sizes);
-            let mut opt = Optimizer::new(&net, rule, eta).expect("a valid rule");
-            group.bench_with_input(BenchmarkId::new(rule.name(), m), &m, |b, _| {
+            let mut opt = optimizer(&net, (rule, eta, p));
+            group.bench_with_input(BenchmarkId::new(name, m), &m, |b, _| {
                 b.iter(|| net.step(x, y.view(), &mut opt, &mut ws).expect("a step"))
             });
         }

@@ -15,16 +15,29 @@ pub const SHAPES: [&[usize]; 3] = [&[784, 30, 10], &[784, 100, 10], &[784, 256, 
 /// The (shape, mini-batch) pairs the update rules are benchmarked on, beside plain SGD.
 pub const RULE_CASES: [(&[usize], usize); 2] = [(&[784, 30, 10], 10), (&[784, 100, 10], 100)];
 
-/// The update rules benchmarked beside plain SGD (`sgd_step`), with the η each is run at.
-pub fn rules() -> [(batchprop::Rule, f64); 5] {
+/// The update rules benchmarked beside plain SGD (`sgd_step`): a name, the rule, the η each
+/// is run at, and the dropout probability.
+pub fn rules() -> [(&'static str, batchprop::Rule, f64, f64); 6] {
     use batchprop::Rule;
     [
-        (Rule::Sgd, 0.1),
-        (Rule::Momentum { mu: 0.9 }, 0.01),
-        (Rule::Nesterov { mu: 0.9 }, 0.01),
-        (Rule::adam(), 1e-3),
-        (Rule::adam_w(), 1e-3),
+        ("sgd", Rule::Sgd, 0.1, 0.0),
+        ("momentum", Rule::Momentum { mu: 0.9 }, 0.01, 0.0),
+        ("nesterov", Rule::Nesterov { mu: 0.9 }, 0.01, 0.0),
+        ("adam", Rule::adam(), 1e-3, 0.0),
+        ("adamw", Rule::adam_w(), 1e-3, 0.0),
+        ("sgd+dropout0.5", Rule::Sgd, 0.1, 0.5),
     ]
+}
+
+/// An optimiser for one of [`rules`]' rows.
+pub fn optimizer<F: batchprop::Float>(
+    net: &batchprop::Network<F>,
+    (rule, eta, p): (batchprop::Rule, f64, f64),
+) -> batchprop::Optimizer<F> {
+    let dropout = batchprop::Dropout::new(p, 0).expect("a valid p");
+    batchprop::Optimizer::new(net, rule, eta)
+        .expect("a valid rule")
+        .with_dropout(dropout)
 }
 
 /// The mini-batch sizes benchmarked.

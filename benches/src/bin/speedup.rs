@@ -17,9 +17,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use batchprop::{Backend, Float, Init, Network, Optimizer, Sgd};
+use batchprop::{Backend, Float, Init, Network, Sgd};
 use batchprop_bench::{
-    BATCHES, RULE_CASES, SHAPES, batch, cpu_name, gemm_peak, median, mnist, rules, seconds_per_call, step_flops,
+    BATCHES, RULE_CASES, SHAPES, batch, cpu_name, gemm_peak, median, mnist, optimizer, rules, seconds_per_call,
+    step_flops,
 };
 use clap::Parser;
 use plotters::prelude::*;
@@ -236,11 +237,11 @@ fn rule_rows(rounds: usize, seconds: f64, json: bool) {
                 .init(Init::Scaled)
                 .build(&mut ChaCha8Rng::seed_from_u64(0))
                 .expect("a valid network");
-            for (rule, eta) in rules() {
+            for (name, rule, eta, p) in rules() {
                 let (mut plain, mut ruled) = (start.clone(), start.clone());
                 let mut ws = plain.workspace(m);
                 let sgd = Sgd::new(0.1).expect("a valid η");
-                let mut opt = Optimizer::new(&ruled, rule, eta).expect("a valid rule");
+                let mut opt = optimizer(&ruled, (rule, eta, p));
                 let (mut tp, mut tr) = (Vec::new(), Vec::new());
                 for _ in 0..rounds {
                     tp.push(seconds_per_call(seconds, || {
@@ -256,14 +257,13 @@ fn rule_rows(rounds: usize, seconds: f64, json: bool) {
                         "{}",
                         json!({
                             "rules": true, "sizes": sizes, "batch": m, "dtype": "f32", "threads": 1,
-                            "rule": rule, "examples_per_second": m as f64 / tr,
+                            "rule": name, "examples_per_second": m as f64 / tr,
                             "sgd_examples_per_second": m as f64 / tp, "time_ratio": tr / tp,
                         })
                     );
                 } else {
                     println!(
-                        "| {sizes:?} | {m} | {} | {:.0} | {:.0} | {:.2}× |",
-                        rule.name(),
+                        "| {sizes:?} | {m} | {name} | {:.0} | {:.0} | {:.2}× |",
                         m as f64 / tr,
                         m as f64 / tp,
                         tr / tp
