@@ -47,10 +47,21 @@ impl Dropout {
     /// Whether neuron `neuron` of hidden layer `layer` is kept for the `column`-th example of
     /// training step `step`: a pure function of its arguments and the seed.
     pub fn keeps(&self, step: u64, layer: usize, column: usize, neuron: usize) -> bool {
+        self.keeps_in(self.column_key(step, layer, column), neuron)
+    }
+
+    /// The part of the key shared by one example's neurons (hashed once per column).
+    fn column_key(&self, step: u64, layer: usize, column: usize) -> u64 {
         let mut h = mix(self.seed ^ 0x9e37_79b9_7f4a_7c15);
-        for key in [step, layer as u64, column as u64, neuron as u64] {
+        for key in [step, layer as u64, column as u64] {
             h = mix(h ^ key);
         }
+        h
+    }
+
+    /// Whether `neuron` is kept, given its example's [`Dropout::column_key`].
+    fn keeps_in(&self, column_key: u64, neuron: usize) -> bool {
+        let h = mix(column_key ^ neuron as u64);
         // The top 53 bits as a uniform number in [0, 1).
         (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64) >= self.p
     }
@@ -75,25 +86,31 @@ impl Masks {
     /// `(n_l × cols)`.
     pub(crate) fn apply<F: Float>(&self, l: usize, offset: usize, a: ArrayView2<F>, mut d: ArrayViewMut2<F>) {
         let scale = F::from_f64(1.0 / (1.0 - self.dropout.p));
-        Zip::indexed(&mut d).and(&a).for_each(|(j, c), d, &a| {
-            *d = if self.dropout.keeps(self.step, l, offset + c, j) {
-                a * scale
-            } else {
-                F::zero()
-            }
-        });
+        for (c, (mut d, a)) in d.columns_mut().into_iter().zip(a.columns()).enumerate() {
+            let key = self.dropout.column_key(self.step, l, offset + c);
+            Zip::indexed(&mut d).and(&a).for_each(|j, d, &a| {
+                *d = if self.dropout.keeps_in(key, j) {
+                    a * scale
+                } else {
+                    F::zero()
+                }
+            });
+        }
     }
 
     /// `Δ ← Δ ⊙ M^l / (1 − p)` for the columns `offset..` of hidden layer `l` (BP2).
     pub(crate) fn apply_to_delta<F: Float>(&self, l: usize, offset: usize, mut delta: ArrayViewMut2<F>) {
         let scale = F::from_f64(1.0 / (1.0 - self.dropout.p));
-        Zip::indexed(&mut delta).for_each(|(j, c), d| {
-            *d = if self.dropout.keeps(self.step, l, offset + c, j) {
-                *d * scale
-            } else {
-                F::zero()
-            }
-        });
+        for (c, mut delta) in delta.columns_mut().into_iter().enumerate() {
+            let key = self.dropout.column_key(self.step, l, offset + c);
+            Zip::indexed(&mut delta).for_each(|j, d| {
+                *d = if self.dropout.keeps_in(key, j) {
+                    *d * scale
+                } else {
+                    F::zero()
+                }
+            });
+        }
     }
 }
 
