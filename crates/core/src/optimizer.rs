@@ -453,8 +453,9 @@ impl<F: Float> Network<F> {
     ) -> Result<()> {
         match opt.path() {
             Path::FusedSgd => {
+                self.sgd_step(x, y, &opt.sgd(), ws)?;
                 opt.t += 1;
-                self.sgd_step(x, y, &opt.sgd(), ws)
+                Ok(())
             }
             Path::FusedMomentum => {
                 let (step, buffer) = opt.momentum_parts();
@@ -498,8 +499,9 @@ impl<F: Float> Network<F> {
         ws: &mut PerExampleWorkspace<F>,
     ) -> Result<()> {
         if opt.path() == Path::FusedSgd {
+            self.sgd_step_per_example(x, y, &opt.sgd(), ws)?;
             opt.t += 1;
-            return self.sgd_step_per_example(x, y, &opt.sgd(), ws);
+            return Ok(());
         }
         let mut grads = match opt.grads.take() {
             Some(g) => g,

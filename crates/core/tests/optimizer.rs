@@ -304,6 +304,19 @@ fn bad_hyper_parameters_are_errors() {
         assert!(Optimizer::new(&net, rule, 0.1).is_err(), "{rule:?}");
     }
     assert!(Optimizer::new(&net, Rule::Sgd, 0.0).is_err());
+
+    // A step that fails (a batch of the wrong shape) leaves the network and the step count
+    // (which dropout's masks follow) as they were, on every path.
+    for rule in rules() {
+        let mut net = net.clone();
+        let mut opt = Optimizer::new(&net, rule, 0.1).unwrap();
+        let (mut ws, mut pe) = (net.workspace(2), net.per_example_workspace());
+        let before = net.parameters().to_vec();
+        let (x, y) = (array![[1.0, 2.0, 3.0]], array![[0.0, 1.0]]);
+        assert!(net.step(x.view(), y.view(), &mut opt, &mut ws).is_err(), "{rule:?}");
+        assert!(net.step_per_example(x.view(), y.view(), &mut opt, &mut pe).is_err());
+        assert_eq!((net.parameters(), opt.steps()), (&before[..], 0), "{rule:?}");
+    }
     assert!(
         Optimizer::new(&net, Rule::Sgd, 0.1)
             .unwrap()
