@@ -75,6 +75,7 @@
 extern crate blas_src as _;
 
 mod activation;
+pub mod atomic;
 mod batched;
 mod cost;
 mod dropout;
@@ -90,6 +91,7 @@ mod save;
 mod update;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE, Elementwise, sigmoid};
+pub use atomic::{check_writable, write_atomically};
 pub use batched::Workspace;
 pub use cost::Cost;
 pub use dropout::Dropout;
@@ -100,5 +102,4 @@ pub use gradient_check::{GradientCheck, Parameter, gradient_check, numerical_gra
 pub use network::{Gradients, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use optimizer::{Optimizer, OptimizerState, Rule};
 pub use per_example::PerExampleWorkspace;
-pub use save::write_atomically;
 pub use update::Sgd;

@@ -19,15 +19,14 @@
 //! `format_version` is version 1; one from a newer version is refused, by name.
 
 use std::{
-    fs::{self, File},
-    io::{BufWriter, Write},
+    fs,
     path::{Path, PathBuf},
 };
 
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{Activation, Cost, Error, Float, Network, Result};
+use crate::{Activation, Cost, Error, Float, Network, Result, write_atomically};
 
 /// The version of the layout [`Network::save`] writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -135,9 +134,9 @@ impl<F: Float> Network<F> {
         serde_json::to_string(&saved).map_err(|e| format_error(e.to_string()))
     }
 
-    /// Writes the network to `path` atomically: into a temporary file in the same directory,
-    /// flushed to disk, then renamed over `path`. An interrupted save leaves the previous
-    /// file intact.
+    /// Writes the network to `path` atomically ([`write_atomically`]): an interrupted save
+    /// leaves the previous file intact, a symbolic link is followed, the replaced file's
+    /// permissions are kept, and a directory, FIFO or device at `path` is refused.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.save_with_state::<()>(path, None)
     }
@@ -250,64 +249,5 @@ impl<F: Float> Network<F> {
             },
             other => other.in_file(path),
         })
-    }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory: write, flush,
-/// `fsync`, rename. The rename is atomic on POSIX file systems, so `path` holds either its
-/// old contents or the new ones, never a mixture.
-pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
-    write_atomically_with(path.as_ref(), bytes, |_| Ok(()))
-}
-
-/// [`write_atomically`] with a hook run between writing the temporary file and the rename
-/// (the tests use it to simulate a crash there).
-pub(crate) fn write_atomically_with(
-    path: &Path,
-    bytes: &[u8],
-    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> Result<()> {
-    let io_error = |e: std::io::Error| Error::io(path, e);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io_error(std::io::Error::other("not a file name")))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file = BufWriter::new(File::create(&tmp)?);
-        file.write_all(bytes)?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        before_rename(&tmp)?;
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform can open a directory).
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failure_before_the_rename_leaves_the_previous_file_intact() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("model.json");
-        write_atomically(&path, b"previous").unwrap();
-        let err = write_atomically_with(&path, b"new, half-written", |_| Err(std::io::Error::other("power cut")))
-            .unwrap_err();
-        assert!(err.to_string().contains("power cut"), "{err}");
-        assert_eq!(fs::read(&path).unwrap(), b"previous");
-        // No temporary file is left behind.
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
