@@ -435,8 +435,9 @@ impl<F: Float + batchprop_data::Float> Observer<F> for Report<'_, F> {
         self.bar.set_message(format!("Epoch {epoch}"));
     }
 
-    fn batch_end(&mut self, _epoch: usize, _batch: usize) {
+    fn batch_end(&mut self, _epoch: usize, _batch: usize) -> Control {
         self.bar.inc(1);
+        Control::Continue
     }
 
     fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> batchprop_train::Result<Control> {

@@ -24,7 +24,7 @@ mod trainer;
 
 pub use error::{Error, Result};
 pub use history::{Epoch, Metrics, Warning};
-pub use observer::{Checkpointer, Control, EpochEnd, Observer};
+pub use observer::{Checkpointer, Control, EpochEnd, Observer, StopFlag};
 pub use settings::{Engine, Metric, Monitor, Settings};
 pub use source::{Examples, Source, Targets};
 pub use trainer::{Finish, Trainer};

@@ -1,18 +1,26 @@
 //! Observers: code that runs between the trainer's steps without being part of the loop
 //! (progress bars, log lines, checkpoints, a user's own stopping rule).
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use batchprop::{Float, Network};
 
 use crate::{Epoch, Result, Trainer, Warning};
 
-/// Whether the run goes on after an epoch.
+/// Whether the run goes on after a mini-batch or an epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
-    /// Go on to the next epoch.
+    /// Go on to the next mini-batch or epoch.
     Continue,
-    /// End the run after this epoch (its record and any checkpoint are kept).
+    /// End the run here. After an epoch, its record and any checkpoint are kept; after a
+    /// mini-batch, [`Trainer::fit`] returns [`Finish::Interrupted`](crate::Finish::Interrupted)
+    /// and [`Trainer::save_checkpoint`] saves the run in the middle of its epoch.
     Stop,
 }
 
@@ -50,7 +58,10 @@ pub trait Observer<F: Float> {
     fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
 
     /// Mini-batch `batch` of `epoch` is done (called between steps: keep it cheap).
-    fn batch_end(&mut self, _epoch: usize, _batch: usize) {}
+    /// [`Control::Stop`] interrupts the run before the next step.
+    fn batch_end(&mut self, _epoch: usize, _batch: usize) -> Control {
+        Control::Continue
+    }
 
     /// An epoch is done and evaluated.
     fn epoch_end(&mut self, _end: &EpochEnd<'_, F>) -> Result<Control> {
@@ -70,8 +81,8 @@ impl<F: Float, O: Observer<F> + ?Sized> Observer<F> for &mut O {
         (**self).epoch_start(epoch, batches);
     }
 
-    fn batch_end(&mut self, epoch: usize, batch: usize) {
-        (**self).batch_end(epoch, batch);
+    fn batch_end(&mut self, epoch: usize, batch: usize) -> Control {
+        (**self).batch_end(epoch, batch)
     }
 
     fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> Result<Control> {
@@ -90,23 +101,53 @@ impl<F: Float, A: Observer<F>, B: Observer<F>> Observer<F> for (A, B) {
         self.1.epoch_start(epoch, batches);
     }
 
-    fn batch_end(&mut self, epoch: usize, batch: usize) {
-        self.0.batch_end(epoch, batch);
-        self.1.batch_end(epoch, batch);
+    fn batch_end(&mut self, epoch: usize, batch: usize) -> Control {
+        let (a, b) = (self.0.batch_end(epoch, batch), self.1.batch_end(epoch, batch));
+        either(a, b)
     }
 
     fn epoch_end(&mut self, end: &EpochEnd<'_, F>) -> Result<Control> {
         let (a, b) = (self.0.epoch_end(end)?, self.1.epoch_end(end)?);
-        Ok(if a == Control::Stop || b == Control::Stop {
-            Control::Stop
-        } else {
-            Control::Continue
-        })
+        Ok(either(a, b))
     }
 
     fn warning(&mut self, warning: &Warning) {
         self.0.warning(warning);
         self.1.warning(warning);
+    }
+}
+
+/// Stop if either says so.
+fn either(a: Control, b: Control) -> Control {
+    if a == Control::Stop || b == Control::Stop {
+        Control::Stop
+    } else {
+        Control::Continue
+    }
+}
+
+/// Interrupts the run at the next mini-batch boundary once its flag is set: what a signal
+/// handler (Ctrl-C) or another thread sets. The library installs no handler itself.
+///
+/// ```
+/// use std::sync::{Arc, atomic::AtomicBool};
+/// use batchprop_train::StopFlag;
+///
+/// let stop = Arc::new(AtomicBool::new(false));
+/// let observer = StopFlag(Arc::clone(&stop));
+/// // e.g. signal_hook::flag::register(SIGINT, stop), then trainer.fit(…, &mut observer)
+/// # let _ = observer;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(pub Arc<AtomicBool>);
+
+impl<F: Float> Observer<F> for StopFlag {
+    fn batch_end(&mut self, _epoch: usize, _batch: usize) -> Control {
+        if self.0.load(Ordering::Relaxed) {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 }
 

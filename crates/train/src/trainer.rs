@@ -45,8 +45,19 @@ pub enum Finish {
     },
     /// The η schedule halved η down to η₀/128.
     EtaExhausted,
-    /// An observer asked to stop; the run can go on with another call to `fit`.
+    /// An observer asked to stop after an epoch; the run can go on with another call to
+    /// `fit`.
     Stopped,
+    /// An observer asked to stop after a mini-batch (Ctrl-C, say) in the middle of `epoch`;
+    /// [`Trainer::save_checkpoint`] keeps the place, and the next `fit` (here or after
+    /// [`Trainer::resume`]) goes on from the next mini-batch with the same bits as a run
+    /// never interrupted.
+    Interrupted {
+        /// The epoch in progress.
+        epoch: usize,
+        /// Its mini-batches done.
+        batches_done: usize,
+    },
 }
 
 /// The best epoch so far, kept while a policy watches the evaluation metric.
@@ -83,6 +94,12 @@ struct RunState<F> {
     best_running_accuracy: f64,
     #[serde(default)]
     chance_streak: usize,
+    /// Epochs in a row each output neuron has been stuck (saturated and wrong), `(n_L)`.
+    #[serde(default)]
+    saturation_streak: Vec<usize>,
+    /// The epoch in progress when a run was interrupted between mini-batches.
+    #[serde(default)]
+    partial: Option<Partial>,
     /// Set when a policy has ended the run for good.
     finished: Option<Finish>,
     /// The update rule's state (momentum buffer, Adam's moments), as of `epochs_done`.
@@ -90,6 +107,51 @@ struct RunState<F> {
     optimizer: Option<OptimizerState<F>>,
     /// The caller's notes, carried through checkpoints untouched.
     tags: BTreeMap<String, String>,
+}
+
+/// An epoch in progress: what its first `batches_done` mini-batches added up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Partial {
+    epoch: usize,
+    /// The training examples `N` of the run (a resume must bring the same data).
+    examples: usize,
+    /// The shuffles' stream position before this epoch's shuffle, to draw the same order.
+    rng_word_pos: String,
+    batches_done: usize,
+    cost_sum: f64,
+    correct: usize,
+    saturated: usize,
+    seconds: f64,
+    wrong: Vec<usize>, // (n_L): Saturation's counts so far, or empty
+    stuck: Vec<usize>, // (n_L)
+}
+
+impl Partial {
+    fn new(epoch: usize, examples: usize, rng: &ChaCha8Rng) -> Self {
+        Partial {
+            epoch,
+            examples,
+            rng_word_pos: rng.get_word_pos().to_string(),
+            batches_done: 0,
+            cost_sum: 0.0,
+            correct: 0,
+            saturated: 0,
+            seconds: 0.0,
+            wrong: Vec::new(),
+            stuck: Vec::new(),
+        }
+    }
+
+    fn rng_word_pos(&self) -> Result<u128> {
+        self.rng_word_pos.parse().map_err(|_| Error::Data {
+            what: "checkpoint",
+            problem: format!(
+                "rng_word_pos {:?} of the epoch in progress is not a count",
+                self.rng_word_pos
+            ),
+        })
+    }
 }
 
 impl<F> RunState<F> {
@@ -108,6 +170,8 @@ impl<F> RunState<F> {
             since_change: 0,
             best_running_accuracy: 0.0,
             chance_streak: 0,
+            saturation_streak: Vec::new(),
+            partial: None,
             finished: None,
             optimizer: None,
             tags,
@@ -272,7 +336,7 @@ impl<F: Float> Trainer<F> {
             Some(e) if measure_eval_cost => one_hot_of(e)?,
             _ => None,
         };
-        let mut saturation = Saturation::new(net);
+        let mut saturation = Saturation::new(net, &self.state.saturation_streak);
         let last_layer = net.num_layers() - 1;
         let output = &net.activations()[last_layer - 1].clone();
         let classes = matches!(train.targets(), Targets::Classes { .. });
@@ -280,15 +344,23 @@ impl<F: Float> Trainer<F> {
         let saturating_output = matches!(output, Activation::Sigmoid | Activation::Softmax);
 
         let mut finish = self.state.finished.unwrap_or(Finish::Completed);
+        let mut stop_after_epoch = false;
         while self.state.finished.is_none() && self.state.epochs_done < settings.epochs {
             let epoch = self.state.epochs_done;
             observer.epoch_start(epoch, batches.len());
+            // The epoch so far: nothing, or what an interrupted call added up. Either way the
+            // generator stands where this epoch's shuffle draws from.
+            let mut p = match self.state.partial.take() {
+                Some(p) => {
+                    self.rng.set_word_pos(p.rng_word_pos()?);
+                    p
+                }
+                None => Partial::new(epoch, n, &self.rng),
+            };
             batches.shuffle(&mut self.rng);
-            saturation.reset();
+            saturation.restore(&p);
             let start = Instant::now();
-            let mut cost_sum = 0.0;
-            let (mut correct, mut saturated) = (0usize, 0usize);
-            for batch in 0..batches.len() {
+            for batch in p.batches_done..batches.len() {
                 let (x, y) = batches.gather(train, batch);
                 let cost = match settings.engine {
                     Engine::Batched => {
@@ -298,8 +370,8 @@ impl<F: Float> Trainer<F> {
                         saturation.observe(a, y);
                         if classes {
                             let (c, s) = outcomes(a, y, saturating_output);
-                            correct += c;
-                            saturated += s;
+                            p.correct += c;
+                            p.saturated += s;
                         }
                         net.cost().value_at(output, z, a, y)
                     }
@@ -312,10 +384,25 @@ impl<F: Float> Trainer<F> {
                 if !cost.is_finite() {
                     return Err(self.diverged(net, epoch, Some(batch), "the mini-batch's cost".into(), cost));
                 }
-                cost_sum += cost;
-                observer.batch_end(epoch, batch);
+                p.cost_sum += cost;
+                p.batches_done = batch + 1;
+                if observer.batch_end(epoch, batch) == Control::Stop {
+                    if p.batches_done == batches.len() {
+                        stop_after_epoch = true; // the epoch is done: end it as usual
+                    } else {
+                        p.seconds += start.elapsed().as_secs_f64();
+                        saturation.save(&mut p);
+                        self.state.partial = Some(p);
+                        self.optimizer = Some(opt);
+                        return Ok(Finish::Interrupted {
+                            epoch,
+                            batches_done: batch + 1,
+                        });
+                    }
+                }
             }
-            let train_seconds = start.elapsed().as_secs_f64();
+            let (cost_sum, correct, saturated) = (p.cost_sum, p.correct, p.saturated);
+            let train_seconds = p.seconds + start.elapsed().as_secs_f64();
             if let Some((array, value)) = net.first_non_finite() {
                 return Err(self.diverged(net, epoch, None, format!("a parameter of {array}"), value.as_f64()));
             }
@@ -356,7 +443,9 @@ impl<F: Float> Trainer<F> {
                     .iter()
                     .any(|old| std::mem::discriminant(old) == kind)
             };
-            if let Some(w) = saturation.warning(epoch, n)
+            let warning = saturation.warning(epoch, n);
+            self.state.saturation_streak.clone_from(&saturation.streak);
+            if let Some(w) = warning
                 && !warned(&w)
             {
                 observer.warning(&w);
@@ -378,7 +467,7 @@ impl<F: Float> Trainer<F> {
             };
             let control = observer.epoch_end(&end)?;
             opt = self.optimizer.take().expect("kept over the observer's call");
-            if control == Control::Stop && self.state.finished.is_none() {
+            if (control == Control::Stop || stop_after_epoch) && self.state.finished.is_none() {
                 if self.state.epochs_done < settings.epochs {
                     finish = Finish::Stopped;
                 }
@@ -519,6 +608,42 @@ impl<F: Float> Trainer<F> {
                     opt.sizes()
                 ),
             });
+        }
+        let state = &self.state;
+        let saved = |problem: String| {
+            Err(Error::Data {
+                what: "checkpoint",
+                problem,
+            })
+        };
+        if !(state.saturation_streak.is_empty() || state.saturation_streak.len() == n_out) {
+            return saved(format!(
+                "saturation_streak has {} entries for {n_out} outputs",
+                state.saturation_streak.len()
+            ));
+        }
+        if let Some(p) = &state.partial {
+            let batches = train.len().div_ceil(settings.batch_size);
+            if p.examples != train.len() {
+                return saved(format!(
+                    "it was interrupted in an epoch over {} training examples; this data has {}",
+                    p.examples,
+                    train.len()
+                ));
+            }
+            if p.epoch != state.epochs_done || p.batches_done == 0 || p.batches_done >= batches {
+                return saved(format!(
+                    "the epoch in progress (epoch {}, {} of {batches} mini-batches done) does not follow the {} epochs done",
+                    p.epoch, p.batches_done, state.epochs_done
+                ));
+            }
+            if ![0, n_out].contains(&p.wrong.len()) || p.stuck.len() != p.wrong.len() {
+                return saved(format!(
+                    "the epoch in progress has saturation counts for {} outputs, not {n_out}",
+                    p.wrong.len()
+                ));
+            }
+            p.rng_word_pos()?;
         }
         if let Some(best) = &self.state.best
             && best.parameters.len() != net.parameters().len()
@@ -864,7 +989,8 @@ struct Saturation {
 }
 
 impl Saturation {
-    fn new<F: Float>(net: &Network<F>) -> Self {
+    /// For `net`, going on from `streak` (a run's saved streaks, or empty for none).
+    fn new<F: Float>(net: &Network<F>, streak: &[usize]) -> Self {
         let output = &net.activations()[net.num_layers() - 2];
         let slope: Option<fn(f64) -> f64> = match (output, net.cost()) {
             (Activation::Sigmoid, Cost::Quadratic) => Some(|a| a * (1.0 - a)),
@@ -876,13 +1002,28 @@ impl Saturation {
             slope,
             wrong: vec![0; n_out],
             stuck: vec![0; n_out],
-            streak: vec![0; n_out],
+            streak: if streak.is_empty() {
+                vec![0; n_out]
+            } else {
+                streak.to_vec()
+            },
         }
     }
 
-    fn reset(&mut self) {
+    /// An epoch starts, or goes on from the counts of its interrupted part.
+    fn restore(&mut self, p: &Partial) {
         self.wrong.fill(0);
         self.stuck.fill(0);
+        if !p.wrong.is_empty() {
+            self.wrong.copy_from_slice(&p.wrong);
+            self.stuck.copy_from_slice(&p.stuck);
+        }
+    }
+
+    /// Keeps this epoch's counts so far in the interrupted part.
+    fn save(&self, p: &mut Partial) {
+        p.wrong.clone_from(&self.wrong);
+        p.stuck.clone_from(&self.stuck);
     }
 
     /// The outputs `A^L: (n_L × m)` of one batch, and its targets `Y: (n_L × m)`.

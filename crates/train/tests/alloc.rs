@@ -8,7 +8,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use batchprop_train::{Engine, Examples, Monitor, Observer, Settings, Trainer};
+use batchprop_train::{Control, Engine, Examples, Monitor, Observer, Settings, Trainer};
 
 struct Counting;
 
@@ -46,7 +46,7 @@ impl Observer<f32> for BetweenSteps {
         self.last = None; // the epoch's shuffle and the evaluation are not steps
     }
 
-    fn batch_end(&mut self, _epoch: usize, _batch: usize) {
+    fn batch_end(&mut self, _epoch: usize, _batch: usize) -> Control {
         let now = ALLOCATIONS.load(Ordering::SeqCst);
         if let Some(last) = self.last {
             self.windows += 1;
@@ -56,6 +56,7 @@ impl Observer<f32> for BetweenSteps {
             }
         }
         self.last = Some(ALLOCATIONS.load(Ordering::SeqCst));
+        Control::Continue
     }
 }
 

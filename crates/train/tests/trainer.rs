@@ -385,6 +385,53 @@ fn a_resumed_run_gives_the_same_bits_as_an_uninterrupted_one() {
         assert_eq!(finish, whole_finish, "{base:?}");
         assert_eq!(net.parameters(), whole_net.parameters(), "{base:?}");
         assert_eq!(results(resumed.history()), results(whole.history()), "{base:?}");
+
+        // Interrupted between two mini-batches of epoch 3 (Ctrl-C), checkpointed there and
+        // resumed; and, in the same process, simply continued with another `fit`.
+        let fresh = || {
+            let mut t = Trainer::<f32>::new(base.clone()).unwrap();
+            let net = Network::<f32>::builder(&[2, 8, 2])
+                .init(Init::Scaled)
+                .build(t.rng())
+                .unwrap();
+            (t, net)
+        };
+        for save in [true, false] {
+            let (mut part, mut net) = fresh();
+            let finish = part.fit(&mut net, &train, Some(&eval), &mut Interrupt(3, 17)).unwrap();
+            assert_eq!(
+                finish,
+                Finish::Interrupted {
+                    epoch: 3,
+                    batches_done: 18
+                },
+                "{base:?}"
+            );
+            assert_eq!(part.epochs_done(), 3);
+            let (mut resumed, mut net) = if save {
+                part.save_checkpoint(&net, &path).unwrap();
+                Trainer::<f32>::resume(&path).unwrap()
+            } else {
+                (part, net)
+            };
+            let finish = resumed.fit(&mut net, &train, Some(&eval), &mut ()).unwrap();
+            assert_eq!(finish, whole_finish, "{base:?}");
+            assert_eq!(net.parameters(), whole_net.parameters(), "{base:?} saved: {save}");
+            assert_eq!(results(resumed.history()), results(whole.history()), "{base:?}");
+            assert_eq!(resumed.warnings(), whole.warnings());
+        }
+    }
+
+    /// Stops after mini-batch `.1` of epoch `.0`.
+    struct Interrupt(usize, usize);
+    impl Observer<f32> for Interrupt {
+        fn batch_end(&mut self, epoch: usize, batch: usize) -> Control {
+            if (epoch, batch) == (self.0, self.1) {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        }
     }
 
     struct StopAt(usize);
@@ -579,6 +626,30 @@ fn checkpoints_are_validated_when_resumed() {
     net.save(&plain).unwrap();
     let msg = Trainer::<f64>::resume(&plain).unwrap_err().to_string();
     assert!(msg.contains("no training state"), "{msg}");
+
+    // A run interrupted mid-epoch goes on only with the data and place it was saved with.
+    struct Interrupt;
+    impl Observer<f64> for Interrupt {
+        fn batch_end(&mut self, _epoch: usize, batch: usize) -> Control {
+            if batch == 3 { Control::Stop } else { Control::Continue }
+        }
+    }
+    let mut trainer = Trainer::new(settings().epochs(2)).unwrap();
+    let mut net = circle_network(&mut trainer, 4);
+    trainer.fit(&mut net, &train, None, &mut Interrupt).unwrap();
+    trainer.save_checkpoint(&net, &path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let resumed_fit = |text: &str, data: &Examples<'_, f64>| {
+        let bad = dir.path().join("edited.json");
+        std::fs::write(&bad, text).unwrap();
+        let (mut t, mut net) = Trainer::<f64>::resume(&bad).unwrap();
+        t.fit(&mut net, data, None, &mut ()).unwrap_err().to_string()
+    };
+    let msg = resumed_fit(&text.replacen("\"batches_done\":4", "\"batches_done\":99", 1), &train);
+    assert!(msg.contains("epoch in progress") && msg.contains("99 of 10"), "{msg}");
+    let (x50, l50) = circles(50, 1);
+    let msg = resumed_fit(&text, &Examples::classes(x50.view(), &l50, 2).unwrap());
+    assert!(msg.contains("100 training examples; this data has 50"), "{msg}");
 }
 
 #[test]
