@@ -3,12 +3,78 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2};
 
 use crate::{
     Error, Float, Result,
-    idx::{Idx, IdxData, describe_magic, magic, read_idx},
+    idx::{Idx, IdxData, IdxType, describe_magic, magic, read_idx_with},
 };
+
+/// The most bytes one load may allocate unless told otherwise ([`Dataset::load`],
+/// [`Mnist::load`]): 4 GB, counting the data as stored and its converted copy. MNIST takes
+/// 0.28 GB in `f32`, 0.52 GB in `f64`.
+pub const DEFAULT_MAX_LOAD_BYTES: u64 = 4_000_000_000;
+
+/// What a load has allocated, against its bound: the headers are checked against it before
+/// any data is, so a small file whose header honestly claims millions of images is an error
+/// at once, not an abort after gigabytes.
+struct Budget {
+    max: u64,
+    used: u64,
+}
+
+impl Budget {
+    fn new(max: u64) -> Self {
+        Budget { max, used: 0 }
+    }
+
+    /// Counts `bytes` more for `path`, or fails if the load would then exceed the bound.
+    fn take(&mut self, path: &Path, bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+        let used = self.used.saturating_add(bytes);
+        if used > self.max {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+                needed: used,
+                limit: self.max,
+                what: what(),
+            });
+        }
+        self.used = used;
+        Ok(())
+    }
+
+    /// The header check of `read_idx_with` for a file of this load: the data as stored,
+    /// plus its copy as `copy_bytes`-byte values.
+    fn header_check<'a>(
+        &'a mut self,
+        path: &'a Path,
+        copy_bytes: usize,
+        copy: &'static str,
+    ) -> impl FnMut(&[u64], IdxType) -> Result<()> + 'a {
+        move |dims, kind| {
+            let values = dims.iter().fold(1u64, |a, &d| a.saturating_mul(d));
+            let stored = values.saturating_mul(kind.size() as u64);
+            let copied = values.saturating_mul(copy_bytes as u64);
+            self.take(path, stored.saturating_add(copied), || {
+                format!(
+                    "{values} values: {} as stored ({}), {} as {copy}",
+                    bytes(stored),
+                    kind.name(),
+                    bytes(copied)
+                )
+            })
+        }
+    }
+}
+
+/// `6.2 GB`: a byte count for a message.
+pub(crate) fn bytes(n: u64) -> String {
+    match n {
+        0..1_000_000 => format!("{n} bytes"),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
 
 /// A labelled data set held in memory.
 ///
@@ -53,10 +119,33 @@ impl<F: Float> Dataset<F> {
     ///
     /// `u8` images are scaled from 0..=255 to [0, 1]; other types are taken as they are and
     /// must be finite.
+    ///
+    /// The load allocates at most [`DEFAULT_MAX_LOAD_BYTES`]; a header that claims more is an
+    /// error before any data is read ([`Dataset::load_with_limit`] raises the bound).
     pub fn load(images: impl AsRef<Path>, labels: impl AsRef<Path>, classes: usize) -> Result<Self> {
-        let (images_path, labels_path) = (images.as_ref(), labels.as_ref());
-        let images = read_idx(images_path)?;
-        let labels = read_idx(labels_path)?;
+        Self::load_with_limit(images, labels, classes, DEFAULT_MAX_LOAD_BYTES)
+    }
+
+    /// [`Dataset::load`] allocating at most `max_bytes` in all (the files' data as stored and
+    /// as `F`), checked against the headers before the data is read.
+    pub fn load_with_limit(
+        images: impl AsRef<Path>,
+        labels: impl AsRef<Path>,
+        classes: usize,
+        max_bytes: u64,
+    ) -> Result<Self> {
+        Self::load_within(images.as_ref(), labels.as_ref(), classes, &mut Budget::new(max_bytes))
+    }
+
+    fn load_within(images_path: &Path, labels_path: &Path, classes: usize, budget: &mut Budget) -> Result<Self> {
+        let images = read_idx_with(
+            images_path,
+            &mut budget.header_check(images_path, size_of::<F>(), F::DTYPE),
+        )?;
+        let labels = read_idx_with(
+            labels_path,
+            &mut budget.header_check(labels_path, size_of::<u32>(), "u32"),
+        )?;
         Self::from_idx((&images, images_path), (&labels, labels_path), classes)
     }
 
@@ -134,7 +223,8 @@ impl<F> Dataset<F> {
         &self.labels
     }
 
-    /// Splits into the first `n` examples and the rest.
+    /// Splits into the first `n` examples and the rest. The first part keeps this data
+    /// set's buffer (no copy); the rest is copied out of it.
     ///
     /// # Panics
     /// If `n > len()`.
@@ -142,13 +232,26 @@ impl<F> Dataset<F> {
     where
         F: Clone,
     {
-        let part = |rows: std::ops::Range<usize>| Dataset {
-            images: self.images.slice(s![rows.clone(), ..]).to_owned(),
-            labels: self.labels[rows].to_vec(),
+        assert!(n <= self.len(), "split at {n} of {} examples", self.len());
+        let cols = self.images.ncols();
+        let images = if self.images.is_standard_layout() {
+            self.images
+        } else {
+            self.images.as_standard_layout().into_owned()
+        };
+        let (mut values, offset) = images.into_raw_vec_and_offset();
+        values.drain(..offset.unwrap_or(0));
+        let rest = values.split_off(n * cols);
+        values.shrink_to_fit();
+        let mut labels = self.labels;
+        let rest_labels = labels.split_off(n);
+        let part = |values: Vec<F>, labels: Vec<u32>| Dataset {
+            images: Array2::from_shape_vec((labels.len(), cols), values).expect("rows of the split"),
+            labels,
             classes: self.classes,
             item_shape: self.item_shape.clone(),
         };
-        (part(0..n), part(n..self.len()))
+        (part(values, labels), part(rest, rest_labels))
     }
 }
 
@@ -284,45 +387,93 @@ pub fn mnist_file(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The paths of the four MNIST files in `dir`, or an error naming the files it needs.
-fn mnist_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    MNIST_FILES
+/// The paths of the MNIST files `names` in `dir`, or an error naming the ones missing.
+fn mnist_files(dir: &Path, names: &[&str]) -> Result<Vec<PathBuf>> {
+    let found: Vec<Option<PathBuf>> = names.iter().map(|name| mnist_file(dir, name)).collect();
+    let missing: Vec<&str> = names
         .iter()
-        .map(|name| mnist_file(dir, name))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "MNIST not found in {}: it needs these four files there (gzipped or not):\n  {}",
-                dir.display(),
-                MNIST_FILES.join(".gz\n  ") + ".gz"
-            ))
-        })
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(found.into_iter().flatten().collect());
+    }
+    if !dir.is_dir() {
+        return Err(Error::NotFound(format!(
+            "MNIST not found: {} is not a directory",
+            dir.display()
+        )));
+    }
+    Err(Error::NotFound(format!(
+        "MNIST is incomplete in {}: {} of the {} files {} missing (gzipped or not):\n  {}",
+        dir.display(),
+        missing.len(),
+        names.len(),
+        if missing.len() == 1 { "is" } else { "are" },
+        missing.join("[.gz]\n  ") + "[.gz]"
+    )))
 }
 
 impl<F: Float> Mnist<F> {
     /// Loads only the 10,000 test images of MNIST from `dir` (the two t10k files), for a tool
     /// that evaluates a trained network.
     pub fn load_test(dir: impl AsRef<Path>) -> Result<Dataset<F>> {
-        let files = mnist_files(dir.as_ref())?;
-        Dataset::load(&files[2], &files[3], 10)
+        Self::load_test_with_limit(dir, DEFAULT_MAX_LOAD_BYTES)
     }
 
-    /// Loads the four MNIST files from `dir` and splits them.
+    /// [`Mnist::load_test`] allocating at most `max_bytes`.
+    pub fn load_test_with_limit(dir: impl AsRef<Path>, max_bytes: u64) -> Result<Dataset<F>> {
+        let files = mnist_files(dir.as_ref(), &MNIST_FILES[2..])?;
+        Dataset::load_with_limit(&files[0], &files[1], 10, max_bytes)
+    }
+
+    /// Loads the four MNIST files from `dir` and splits them, allocating at most
+    /// [`DEFAULT_MAX_LOAD_BYTES`] in all.
     pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+        Self::load_with_limit(dir, split, DEFAULT_MAX_LOAD_BYTES)
+    }
+
+    /// [`Mnist::load`] allocating at most `max_bytes` for the four files and the split.
+    ///
+    /// The book's split needs more than its 10,000 validation images: a training file with
+    /// fewer than 10,001 images is an error that says so (use [`Split::Full`]).
+    pub fn load_with_limit(dir: impl AsRef<Path>, split: Split, max_bytes: u64) -> Result<Self> {
         let dir = dir.as_ref();
-        let files = mnist_files(dir)?;
-        let train = Dataset::load(&files[0], &files[1], 10)?;
-        let test = Dataset::load(&files[2], &files[3], 10)?;
-        let (train, validation) = match split {
-            Split::Book => {
-                let n = train.len().saturating_sub(10_000);
-                train.split_at(n)
+        let files = mnist_files(dir, &MNIST_FILES)?;
+        let mut budget = Budget::new(max_bytes);
+        let train = Dataset::load_within(&files[0], &files[1], 10, &mut budget)?;
+        let test = Dataset::load_within(&files[2], &files[3], 10, &mut budget)?;
+        for (path, data) in [(&files[0], &train), (&files[2], &test)] {
+            if data.is_empty() {
+                return Err(Error::TooFew {
+                    path: path.clone(),
+                    problem: "it holds no images".into(),
+                });
             }
-            Split::Full => {
-                let n = train.len();
-                train.split_at(n)
-            }
+        }
+        let validation = match split {
+            Split::Book => 10_000,
+            Split::Full => 0,
         };
+        if split == Split::Book && train.len() <= validation {
+            return Err(Error::TooFew {
+                path: files[0].clone(),
+                problem: format!(
+                    "it holds {} images, and the book's split keeps the last {validation} for validation, \
+                     leaving none to train on: train on all of them without a validation set (--full-train, \
+                     Split::Full)",
+                    train.len()
+                ),
+            });
+        }
+        let n = train.len() - validation;
+        budget.take(
+            &files[0],
+            (validation * train.input_size() * size_of::<F>()) as u64,
+            || format!("the {validation} validation images copied out of the training set"),
+        )?;
+        let (train, validation) = train.split_at(n);
         Ok(Mnist {
             train,
             validation,

@@ -88,6 +88,25 @@ pub enum Error {
         dtype: &'static str,
     },
 
+    /// Loading the data would allocate more than the load's bound.
+    #[error(
+        "{path}: loading it would allocate {} in all ({what}), above the limit of {} for one load. \
+         A header that claims more data than the file holds is corrupt; if the data is real, raise \
+         the limit (the tools' --max-load-gb, or the loaders' _with_limit forms)",
+        crate::dataset::bytes(*needed),
+        crate::dataset::bytes(*limit)
+    )]
+    TooLarge {
+        path: PathBuf,
+        needed: u64,
+        limit: u64,
+        what: String,
+    },
+
+    /// A data set too small for what is asked of it.
+    #[error("{path}: {problem}")]
+    TooFew { path: PathBuf, problem: String },
+
     /// None of the places searched holds the data set.
     #[error("{0}")]
     NotFound(String),

@@ -180,7 +180,16 @@ const MAX_DEFLATE_RATIO: u64 = 1032;
 
 /// Reads an IDX file, gzipped or not.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
-    let path = path.as_ref();
+    read_idx_with(path.as_ref(), &mut |_, _| Ok(()))
+}
+
+/// What a reader checks once the header is read and before the data is allocated: the
+/// dimensions and element type. A data set's loader uses it to bound what the whole load
+/// allocates.
+pub(crate) type HeaderCheck<'a> = dyn FnMut(&[u64], IdxType) -> Result<()> + 'a;
+
+/// [`read_idx`], calling `check` on the header before allocating the data.
+pub(crate) fn read_idx_with(path: &Path, check: &mut HeaderCheck<'_>) -> Result<Idx> {
     let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -191,27 +200,35 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx> {
     let mut start = [0u8; 2];
     let peeked = read_up_to(&mut reader, &mut start).map_err(io_error)?;
     let head = io::Cursor::new(start[..peeked].to_vec()).chain(reader);
-    decode_any(path, head, &start[..peeked], file_len)
+    decode_any(path, head, &start[..peeked], file_len, check)
 }
 
 /// Decodes an IDX file held in memory, gzipped or not; `name` is used in error messages.
 pub fn parse_idx(bytes: &[u8], name: impl AsRef<Path>) -> Result<Idx> {
-    decode_any(name.as_ref(), bytes, &bytes[..bytes.len().min(2)], bytes.len() as u64)
+    let mut check = |_: &[u64], _: IdxType| Ok(());
+    decode_any(
+        name.as_ref(),
+        bytes,
+        &bytes[..bytes.len().min(2)],
+        bytes.len() as u64,
+        &mut check,
+    )
 }
 
 /// Decodes `reader`, `len` bytes long and starting with `start`: through a gzip decoder if
 /// `start` is gzip's magic number.
-fn decode_any(path: &Path, reader: impl Read, start: &[u8], len: u64) -> Result<Idx> {
+fn decode_any(path: &Path, reader: impl Read, start: &[u8], len: u64, check: &mut HeaderCheck<'_>) -> Result<Idx> {
     if start == [0x1f, 0x8b] {
         // Everything a gzip stream of `len` bytes can inflate to.
         let limit = len.saturating_mul(MAX_DEFLATE_RATIO);
-        decode(path, MultiGzDecoder::new(reader), Limit::Compressed(limit))
+        decode(path, MultiGzDecoder::new(reader), Limit::Compressed(limit), check)
     } else {
-        decode(path, reader, Limit::Exact(len))
+        decode(path, reader, Limit::Exact(len), check)
     }
 }
 
 /// What the source can hold, to check a header against before allocating.
+#[derive(Clone, Copy)]
 enum Limit {
     /// An uncompressed source of exactly this many bytes.
     Exact(u64),
@@ -233,7 +250,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-fn decode(path: &Path, mut reader: impl Read, limit: Limit) -> Result<Idx> {
+fn decode(path: &Path, mut reader: impl Read, limit: Limit, check: &mut HeaderCheck<'_>) -> Result<Idx> {
     let path_buf = || path.to_path_buf();
     let compressed = matches!(limit, Limit::Compressed(_));
     // Errors from a gzip decoder are about the stream; from a plain file, about the file.
@@ -340,6 +357,7 @@ fn decode(path: &Path, mut reader: impl Read, limit: Limit) -> Result<Idx> {
         Limit::Compressed(_) => {}
     }
 
+    check(&dims, kind)?;
     // The payload is now known to fit what the source can hold: allocate it once.
     let mut bytes = Vec::with_capacity(payload as usize);
     (&mut reader)
@@ -353,15 +371,31 @@ fn decode(path: &Path, mut reader: impl Read, limit: Limit) -> Result<Idx> {
             found: bytes.len() as u64,
         });
     }
-    if compressed {
-        // A gzip stream that goes on past the data, e.g. a small file that inflates to far
-        // more than its header says, stops here after one byte.
-        let mut extra = [0u8; 1];
-        if read_up_to(&mut reader, &mut extra).map_err(read_error)? > 0 {
+    if let Limit::Compressed(most) = limit {
+        // A stream that goes on past the data is either corrupt (flipped bytes can inflate
+        // to more, and then fail the CRC at the end) or honest extra data. Read on, into a
+        // small buffer and never past what the file can hold, to tell which.
+        let mut extra = [0u8; 1 << 16];
+        let mut more = 0u64;
+        loop {
+            let got = read_up_to(&mut reader, &mut extra).map_err(read_error)? as u64;
+            more += got;
+            if got == 0 {
+                break;
+            }
+            if payload + more > most {
+                return Err(Error::Trailing {
+                    path: path_buf(),
+                    expected: payload,
+                    found: format!("more than {most}"),
+                });
+            }
+        }
+        if more > 0 {
             return Err(Error::Trailing {
                 path: path_buf(),
                 expected: payload,
-                found: "more".into(),
+                found: (payload + more).to_string(),
             });
         }
     }

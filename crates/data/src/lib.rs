@@ -24,7 +24,7 @@ mod error;
 mod float;
 mod idx;
 
-pub use dataset::{Dataset, MNIST_FILES, Mnist, Split, mnist_file};
+pub use dataset::{DEFAULT_MAX_LOAD_BYTES, Dataset, MNIST_FILES, Mnist, Split, mnist_file};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use idx::{Idx, IdxData, IdxType, describe_magic, magic, parse_idx, read_idx};

@@ -158,6 +158,26 @@ fn malformed_gzip_files_are_errors() {
         *b ^= 0xA5;
     }
     rejects(&dir, "corrupt.gz", &corrupt, &["gzip"]);
+    // Bytes flipped in the middle of a longer stream (the hostile trial's case: it was
+    // reported as "trailing bytes" when the damage inflated to more than the header says):
+    // every such file is a corrupt stream, whatever length it inflates to.
+    let mut state = 12345u32;
+    let noisy: Vec<u8> = (0..20_000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (state >> 16) as u8 % 10
+        })
+        .collect();
+    let gz = gzip(&labels(&noisy).to_bytes());
+    for k in 1..20 {
+        let mut flipped = gz.clone();
+        let at = gz.len() * k / 20;
+        for b in &mut flipped[at..at + 4] {
+            *b ^= 0xFF;
+        }
+        rejects(&dir, &format!("flipped-{k}.gz"), &flipped, &["corrupt gzip stream"]);
+    }
+    let gz = gzip(&good);
     // The stream cut short.
     rejects(&dir, "cut.gz", &gz[..gz.len() / 2], &["gzip"]);
     // Good data followed by more inside the stream.

@@ -1,8 +1,10 @@
 //! The real MNIST files shipped in data/mnist.
 
-use std::path::PathBuf;
+use std::{io::Write, path::PathBuf};
 
-use batchprop_data::{Mnist, Split};
+use batchprop_data::{Dataset, Error, Idx, IdxData, MNIST_FILES, Mnist, Split};
+use flate2::{Compression, write::GzEncoder};
+use ndarray::s;
 
 fn mnist_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist")
@@ -32,16 +34,113 @@ fn mnist_loads_and_splits_as_the_book_does() {
         (full.train.len(), full.validation.len(), full.test.len()),
         (60_000, 0, 10_000)
     );
-    // The book's validation set is the last 10,000 training images.
+    // The book's validation set is the last 10,000 training images, its training set the
+    // first 50,000.
     assert_eq!(full.train.labels()[50_000..], *mnist.validation.labels());
+    let as_f32 = |rows| full.train.images().slice(rows).mapv(|v| v as f32);
+    assert_eq!(as_f32(s![50_000.., ..]), mnist.validation.images());
+    assert_eq!(as_f32(s![..50_000, ..]), mnist.train.images());
+}
+
+/// `n` MNIST-shaped images (28 × 28, u8) and their labels.
+fn tiny_mnist(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let images = Idx {
+        dims: vec![n, 28, 28],
+        data: IdxData::U8((0..n * 784).map(|i| (i % 251) as u8).collect()),
+    };
+    let labels = Idx {
+        dims: vec![n],
+        data: IdxData::U8((0..n).map(|i| (i % 10) as u8).collect()),
+    };
+    (images.to_bytes(), labels.to_bytes())
+}
+
+#[test]
+fn too_few_images_for_the_books_split_say_so_and_name_the_way_out() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (images, labels) = tiny_mnist(100);
+    for (name, bytes) in MNIST_FILES.iter().zip([&images, &labels, &images, &labels]) {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let err = Mnist::<f32>::load(dir.path(), Split::Book).unwrap_err().to_string();
+    assert!(
+        err.contains("train-images-idx3-ubyte: it holds 100 images") && err.contains("--full-train"),
+        "{err}"
+    );
+    let full = Mnist::<f32>::load(dir.path(), Split::Full).unwrap();
+    assert_eq!((full.train.len(), full.test.len()), (100, 100));
+
+    // A test set of no images is an error before anything trains, naming the file.
+    let (none, no_labels) = tiny_mnist(0);
+    std::fs::write(dir.path().join(MNIST_FILES[2]), &none).unwrap();
+    std::fs::write(dir.path().join(MNIST_FILES[3]), &no_labels).unwrap();
+    let err = Mnist::<f32>::load(dir.path(), Split::Full).unwrap_err().to_string();
+    assert!(err.contains("t10k-images-idx3-ubyte: it holds no images"), "{err}");
+}
+
+#[test]
+fn a_load_allocates_no_more_than_its_bound() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (images, labels) = tiny_mnist(100);
+    let (ip, lp) = (dir.path().join("images"), dir.path().join("labels"));
+    std::fs::write(&ip, &images).unwrap();
+    std::fs::write(&lp, &labels).unwrap();
+    // 78,400 pixels: 78,400 bytes as stored + 313,600 as f32; 100 labels: 100 + 400.
+    let exact = 78_400 + 313_600 + 100 + 400;
+    Dataset::<f32>::load_with_limit(&ip, &lp, 10, exact).unwrap();
+    let err = Dataset::<f32>::load_with_limit(&ip, &lp, 10, exact - 1).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { needed, .. } if needed == exact),
+        "{err}"
+    );
+    let err = Dataset::<f64>::load_with_limit(&ip, &lp, 10, 300_000)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("images: loading it would allocate 705600 bytes"), "{err}");
+    assert!(
+        err.contains("78400 values") && err.contains("as f64") && err.contains("--max-load-gb"),
+        "{err}"
+    );
+
+    // The hostile trial's case: a small gzip file whose header honestly claims 2,000,000
+    // images (1.6 GB of pixels, 7.8 GB in all as f32) and that is long enough for deflate's
+    // ratio to allow it. The default bound refuses it at the header, before inflating.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    let mut header = vec![0, 0, 8, 3];
+    for d in [2_000_000u32, 28, 28] {
+        header.extend_from_slice(&d.to_be_bytes());
+    }
+    gz.write_all(&header).unwrap();
+    gz.write_all(&[0; 4096]).unwrap();
+    let mut bytes = gz.finish().unwrap();
+    bytes.resize(1_600_000, 0x5a); // filler the ratio bound counts
+    let liar = dir.path().join("liar.gz");
+    std::fs::write(&liar, &bytes).unwrap();
+    let err = Dataset::<f32>::load(&liar, &lp, 10).unwrap_err().to_string();
+    assert!(
+        err.contains("loading it would allocate 7.8 GB") && err.contains("limit of 4.0 GB"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_files_name_what_is_needed() {
     let empty = tempfile::TempDir::new().unwrap();
     let err = Mnist::<f32>::load(empty.path(), Split::Book).unwrap_err().to_string();
-    for needed in ["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+    for needed in ["train-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]"] {
         assert!(err.contains(needed), "{err}");
     }
     assert!(err.contains(&empty.path().display().to_string()), "{err}");
+
+    // Two of the four: the message names the two missing, not the two present.
+    let (images, labels) = tiny_mnist(10);
+    std::fs::write(empty.path().join(MNIST_FILES[0]), &images).unwrap();
+    std::fs::write(empty.path().join(MNIST_FILES[1]), &labels).unwrap();
+    let err = Mnist::<f32>::load(empty.path(), Split::Book).unwrap_err().to_string();
+    assert!(err.contains("2 of the 4 files are missing"), "{err}");
+    assert!(err.contains("t10k-images") && !err.contains("train-images"), "{err}");
+    let err = Mnist::<f32>::load(empty.path().join("nowhere"), Split::Book)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nowhere is not a directory"), "{err}");
 }
