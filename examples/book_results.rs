@@ -180,7 +180,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), BoxError> {
-    let mnist = Mnist::<f32>::load(mnist_dir(None)?, Split::Book)?;
+    let mnist = Mnist::<f32>::load(mnist_dir(None, &batchprop_data::MNIST_FILES)?, Split::Book)?;
     let (train, validation) = (examples(&mnist.train)?, examples(&mnist.validation)?);
     let mut table = vec![
         "| network | settings | command (`cargo run --release --example mnist --`) | final accuracy, seeds 0 / 1 / 2 | median final | peak (best epoch of 3 runs) | book | seconds per run |".to_string(),

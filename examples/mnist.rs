@@ -22,19 +22,26 @@ use std::{
     io::IsTerminal,
     path::{Path, PathBuf},
     process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::Instant,
 };
 
-use batchprop::{Backend, Float, Network, Rule};
-use batchprop_data::{Mnist, Split};
+use batchprop::{Backend, Float, Init, Network, Rule, check_writable};
+use batchprop_data::{MNIST_FILES, Mnist, Split};
 use batchprop_examples::{
-    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, TestAccuracy, examples, mnist_dir,
-    parse_args, update_rule,
+    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, TestAccuracy, check_threads,
+    examples, fallback_path, given, max_load_bytes, mnist_dir, parse_args_and_matches, update_rule,
 };
-use batchprop_train::{Checkpointer, Control, Engine, EpochEnd, Error, Monitor, Observer, Settings, Trainer, Warning};
-use clap::Parser;
+use batchprop_train::{
+    Checkpointer, Control, Engine, EpochEnd, Error, Finish, Monitor, Observer, Settings, StopFlag, Trainer, Warning,
+};
+use clap::{ArgMatches, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Train a fully-connected network on MNIST by backpropagating whole mini-batches, and print
 /// the book's per-epoch test accuracy.
@@ -50,14 +57,14 @@ struct Args {
     /// Passes over the training data [default: 30; with --resume, the saved run's total]
     #[arg(long)]
     epochs: Option<usize>,
-    /// Examples per mini-batch
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Examples per mini-batch (the book's mini_batch_size)
+    #[arg(long, visible_alias = "mini-batch-size", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
     /// Learning rate η
     #[arg(long, default_value_t = 3.0)]
     eta: f64,
     /// L2 regularisation λ (for Adam: its weight decay per step; for AdamW: decoupled)
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, visible_alias = "lmbda", default_value_t = 0.0)]
     lambda: f64,
     /// L1 regularisation λ₁
     #[arg(long, default_value_t = 0.0)]
@@ -117,9 +124,13 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     eta_schedule: Option<u32>,
     /// Save the trained network to FILE at the end (JSON, network2.py's layout): the best
-    /// epoch's with --early-stop, else the last
+    /// epoch's with --early-stop, else the last. A network already there that classifies more
+    /// of the evaluation images right is not replaced (this run stays in its checkpoint)
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
+    /// Let --save replace FILE whatever it holds (a better network, or not a network at all)
+    #[arg(long)]
+    overwrite: bool,
     /// Where to save checkpoints (the network and the run's state, for --resume)
     /// [default: beside --save, as NAME.checkpoint.json]
     #[arg(long, value_name = "FILE")]
@@ -128,29 +139,40 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     checkpoint_every: Option<u32>,
     /// Continue the run checkpointed in FILE with its saved settings (--epochs may raise the
-    /// total); the result is the same as a run that was never interrupted
+    /// total, --eta change η); the result is the same as a run that was never interrupted
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// The most gigabytes loading the data may allocate (a corrupt header cannot make it take more)
+    #[arg(long, value_name = "GB", default_value_t = 4.0)]
+    max_load_gb: f64,
     /// Print one JSON object per epoch, and a summary, on stdout
     #[arg(long)]
     json: bool,
     /// Threads for large mini-batches and evaluation (default: $RAYON_NUM_THREADS, else one
-    /// per core). Batches under 32 examples always run on one thread.
+    /// per core; at most 8 per core). Batches under 32 examples always run on one thread.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(args) => args,
+    let (args, matches): (Args, _) = match parse_args_and_matches() {
+        Ok(parsed) => parsed,
         Err(code) => return code,
     };
-    let result = dtype(&args).and_then(|dtype| match dtype {
-        Dtype::F32 => run::<f32>(&args),
-        Dtype::F64 => run::<f64>(&args),
+    let result = check_threads(args.threads).and_then(|threads| {
+        let dtype = dtype(&args)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.unwrap_or(0))
+            .build()?;
+        // The one place the thread policy is set: the engine splits large batches (and
+        // evaluation) across the pool it runs in.
+        pool.install(|| match dtype {
+            Dtype::F32 => train_and_report::<f32>(&args, &matches),
+            Dtype::F64 => train_and_report::<f64>(&args, &matches),
+        })
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -208,55 +230,188 @@ fn settings(args: &Args) -> Result<Settings, BoxError> {
     })
 }
 
-fn run<F: Float + batchprop_data::Float>(args: &Args) -> Result<(), BoxError> {
-    // The one place the thread policy is set: the engine splits large batches (and
-    // evaluation) across the pool it runs in.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.map_or(0, |t| t as usize))
-        .build()?;
-    pool.install(|| train_and_report::<F>(args))
-}
-
 /// `NAME.checkpoint.json` beside `path`.
 fn checkpoint_beside(path: &Path) -> PathBuf {
     let stem = path.file_stem().unwrap_or(path.as_os_str()).to_string_lossy();
     path.with_file_name(format!("{stem}.checkpoint.json"))
 }
 
-fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(), BoxError> {
-    let wall = Instant::now();
-    let (mut trainer, mut net, init) = match &args.resume {
-        None => {
-            let architecture = Architecture {
-                sizes: args.sizes.clone(),
-                hidden: args.activation,
-                leaky_slope: args.leaky_slope,
-                cost: args.cost.into(),
-                init: args.init.into(),
-            };
-            let mut trainer = Trainer::<F>::new(settings(args)?)?;
-            let net = architecture.build(trainer.rng())?;
-            let tags = trainer.tags_mut();
-            tags.insert("full_train".into(), args.full_train.to_string());
-            tags.insert("init".into(), architecture.init.name().into());
-            (trainer, net, architecture.init)
+/// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids).
+const FIXED_WHEN_RESUMING: [&str; 22] = [
+    "sizes",
+    "batch_size",
+    "lambda",
+    "l1",
+    "dropout",
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "beta1",
+    "beta2",
+    "epsilon",
+    "cost",
+    "activation",
+    "leaky_slope",
+    "init",
+    "dtype",
+    "seed",
+    "per_example",
+    "full_train",
+    "monitor",
+    "early_stop",
+    "eta_schedule",
+];
+
+/// The run to train: new from the flags, or resumed from `--resume` (with `--epochs` and
+/// `--eta` applied, and the flags it cannot change refused). `None` when the resumed run is
+/// already finished (said on stderr). Everything here is checked before any data is read.
+#[allow(clippy::type_complexity)]
+fn start<F: Float>(args: &Args, matches: &ArgMatches) -> Result<Option<(Trainer<F>, Network<F>, Init)>, BoxError> {
+    let Some(path) = &args.resume else {
+        let architecture = Architecture {
+            sizes: args.sizes.clone(),
+            hidden: args.activation,
+            leaky_slope: args.leaky_slope,
+            cost: args.cost.into(),
+            init: args.init.into(),
+        };
+        // MNIST's shape is known before it is read: check the flags first.
+        let sizes = &architecture.sizes;
+        if sizes.len() >= 2 && (sizes[0] != MNIST_INPUTS || sizes[sizes.len() - 1] != MNIST_CLASSES) {
+            return Err(format!(
+                "--sizes {sizes:?} does not fit MNIST: the first layer must be {MNIST_INPUTS} (the 28×28 image \
+                 pixels) and the last {MNIST_CLASSES} (the digits)"
+            )
+            .into());
         }
-        Some(path) => {
-            let (mut trainer, net) = Trainer::<F>::resume(path)?;
-            if let Some(epochs) = args.epochs {
-                trainer.set_epochs(epochs)?;
-            }
+        let mut trainer = Trainer::<F>::new(settings(args)?)?;
+        let net = architecture.build(trainer.rng())?;
+        let tags = trainer.tags_mut();
+        tags.insert("full_train".into(), args.full_train.to_string());
+        tags.insert("init".into(), architecture.init.name().into());
+        return Ok(Some((trainer, net, architecture.init)));
+    };
+    if let Some(flag) = FIXED_WHEN_RESUMING.iter().find(|id| given(matches, id)) {
+        return Err(format!(
+            "--{} cannot change when resuming: the run in {} goes on with the settings it was saved with \
+             (only --epochs and --eta can change mid-run); start a new run to change it",
+            flag.replace('_', "-"),
+            path.display()
+        )
+        .into());
+    }
+    let (mut trainer, net) = Trainer::<F>::resume(path)?;
+    let (done, total) = (trainer.epochs_done(), trainer.settings().epochs);
+    if let Some(epochs) = args.epochs {
+        trainer.set_epochs(epochs)?;
+    }
+    if given(matches, "eta") && args.eta != trainer.eta() {
+        eprintln!("η is {} from epoch {done} on (it was {})", args.eta, trainer.eta());
+        trainer.set_eta(args.eta)?;
+    }
+    match trainer.finished() {
+        Some(Finish::Completed) => {
             eprintln!(
-                "Resuming {} after epoch {} of {}, with its saved settings",
+                "The run in {} is finished: {done} of {} epochs done; nothing to train or save. Pass --epochs N \
+                 (more than {done}) to train it further.",
                 path.display(),
-                trainer.epochs_done(),
                 trainer.settings().epochs
             );
-            let init = (trainer.tags().get("init"))
-                .and_then(|name| batchprop::Init::from_name(name))
-                .unwrap_or_default();
-            (trainer, net, init)
+            return Ok(None);
         }
+        Some(how) => {
+            eprintln!(
+                "The run in {} is finished ({}); nothing to train or save.",
+                path.display(),
+                match how {
+                    Finish::EarlyStopped { best_epoch } =>
+                        format!("early stopping ended it, keeping epoch {best_epoch}"),
+                    _ => "the η schedule ended it".into(),
+                }
+            );
+            return Ok(None);
+        }
+        None => {}
+    }
+    eprintln!(
+        "Resuming {} after epoch {done} of {total}{}, with its saved settings",
+        path.display(),
+        if total == trainer.settings().epochs {
+            String::new()
+        } else {
+            format!(" (now of {})", trainer.settings().epochs)
+        }
+    );
+    let init = (trainer.tags().get("init"))
+        .and_then(|name| Init::from_name(name))
+        .unwrap_or_default();
+    Ok(Some((trainer, net, init)))
+}
+
+const MNIST_INPUTS: usize = 784;
+const MNIST_CLASSES: usize = 10;
+
+/// What `--save FILE` would replace: checked before training. A file that is not a network
+/// is refused unless `--overwrite`; a network is kept, to be compared with this run's.
+fn existing_model<F: Float>(path: &Path, overwrite: bool) -> Result<Option<Network<F>>, BoxError> {
+    let target = check_writable(path)?;
+    if overwrite || !target.exists() {
+        return Ok(None);
+    }
+    match Network::<F>::load(&target) {
+        Ok(old) if old.sizes()[0] == MNIST_INPUTS && old.sizes()[old.num_layers() - 1] == MNIST_CLASSES => {
+            Ok(Some(old))
+        }
+        Ok(old) => Err(format!(
+            "--save {}: the file holds a {:?} network, not an MNIST one, which this run would replace; pass \
+             --overwrite to replace it, or save elsewhere",
+            path.display(),
+            old.sizes()
+        )
+        .into()),
+        Err(e) => Err(format!(
+            "--save {}: the file exists and is not a network this tool can read ({e}); pass --overwrite to \
+             replace it, or save elsewhere",
+            path.display()
+        )
+        .into()),
+    }
+}
+
+/// Saves with `save` to `path`, or, if that fails, to [`fallback_path`]: the error then
+/// names where the work went.
+fn save_or_fallback(what: &str, path: &Path, save: impl Fn(&Path) -> Result<(), BoxError>) -> Result<(), BoxError> {
+    let Err(e) = save(path) else {
+        return Ok(());
+    };
+    let fallback = fallback_path(path);
+    match save(&fallback) {
+        Ok(()) => Err(format!(
+            "could not save {what}: {e}; it is saved in {} instead",
+            fallback.display()
+        )
+        .into()),
+        Err(e2) => Err(format!("could not save {what}: {e}; nor in {}: {e2}", fallback.display()).into()),
+    }
+}
+
+/// The first SIGINT (Ctrl-C) or SIGTERM sets the returned flag, which the trainer checks
+/// between mini-batches, and records the signal; a second one exits at once.
+fn on_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicUsize>), BoxError> {
+    let (stop, which) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so that it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
+    }
+    Ok((stop, which))
+}
+
+fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, BoxError> {
+    let wall = Instant::now();
+    let Some((mut trainer, mut net, init)) = start::<F>(args, matches)? else {
+        return Ok(ExitCode::SUCCESS);
     };
     let full_train = trainer.tags().get("full_train").is_some_and(|v| v == "true");
     // Checkpoints: --checkpoint, else beside --save, else (resuming) where the run came from.
@@ -268,9 +423,18 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
     if args.checkpoint_every.is_some() && checkpoint.is_none() {
         return Err("--checkpoint-every needs --save FILE or --checkpoint FILE".into());
     }
-    let dir = mnist_dir(args.data.as_deref())?;
+    // Where the work will go, checked before the data is read and anything trains.
+    let old_model = match &args.save {
+        Some(path) => existing_model::<F>(path, args.overwrite)?,
+        None => None,
+    };
+    if let Some(path) = &checkpoint {
+        check_writable(path)?;
+    }
+    let max_load = max_load_bytes(args.max_load_gb)?;
+    let dir = mnist_dir(args.data.as_deref(), &MNIST_FILES)?;
     let split = if full_train { Split::Full } else { Split::Book };
-    let mnist = Mnist::<F>::load(&dir, split)?;
+    let mnist = Mnist::<F>::load_with_limit(&dir, split, max_load)?;
     let settings = trainer.settings().clone();
     let engine = match settings.engine {
         Engine::Batched => "batched",
@@ -289,10 +453,10 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
 
     let train = examples(&mnist.train)?;
     // Validation data, or the test data when there is none (--full-train).
-    let evaluation_set = if mnist.validation.is_empty() {
-        &mnist.test
+    let (evaluation_set, evaluation_name) = if mnist.validation.is_empty() {
+        (&mnist.test, "test")
     } else {
-        &mnist.validation
+        (&mnist.validation, "validation")
     };
     let evaluation = examples(evaluation_set)?;
     let mut report = Report {
@@ -310,36 +474,98 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
         path: checkpoint.clone().unwrap_or_default(),
         every: args.checkpoint_every.map_or(0, |n| n as usize),
     };
+    let (stop, signal) = on_signals()?;
+    let mut interrupt = StopFlag(stop);
     let result = if checkpoint.is_some() {
         trainer.fit(
             &mut net,
             &train,
             Some(&evaluation),
-            &mut (&mut report, &mut checkpointer),
+            &mut (&mut interrupt, (&mut report, &mut checkpointer)),
         )
     } else {
-        trainer.fit(&mut net, &train, Some(&evaluation), &mut report)
+        trainer.fit(&mut net, &train, Some(&evaluation), &mut (&mut interrupt, &mut report))
     };
     report.bar.finish_and_clear();
-    result.map_err(|e| with_flag_hints(e, trainer.eta(), &net, init))?;
-
-    if let Some(path) = &checkpoint {
-        eprintln!("Checkpoint (for --resume): {}", path.display());
+    let save_checkpoint = |path: &Path| {
+        save_or_fallback(&format!("the checkpoint to {}", path.display()), path, |p| {
+            Ok(trainer.save_checkpoint(&net, p)?)
+        })
+    };
+    let finish = match result {
+        Ok(finish) => finish,
+        Err(e @ Error::Diverged { .. }) => return Err(with_flag_hints(e, trainer.eta(), &net, init)),
+        // The trained network is good; what failed was saving a checkpoint (a full disk, a
+        // directory removed) or an observer: keep the run where it can be found.
+        Err(e @ (Error::Core(batchprop::Error::Io { .. }) | Error::Observer(_))) => {
+            let path = checkpoint
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("mnist.checkpoint.json"));
+            let fallback = fallback_path(&path);
+            return Err(match trainer.save_checkpoint(&net, &fallback) {
+                Ok(()) => format!("{e}; the run is saved in {} (for --resume)", fallback.display()).into(),
+                Err(e2) => format!("{e}; nor could the run be saved in {}: {e2}", fallback.display()).into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let signal = signal.load(Ordering::Relaxed);
+    if signal != 0 && matches!(finish, Finish::Interrupted { .. } | Finish::Stopped) {
+        let place = match finish {
+            Finish::Interrupted { epoch, batches_done } => format!(
+                "in epoch {epoch} after {batches_done} of {} mini-batches",
+                mnist.train.len().div_ceil(settings.batch_size)
+            ),
+            _ => format!("after epoch {}", trainer.epochs_done().saturating_sub(1)),
+        };
+        match &checkpoint {
+            Some(path) => {
+                save_checkpoint(path)?;
+                eprintln!(
+                    "Interrupted {place}: the run is saved in {p}; continue it with --resume {p}",
+                    p = path.display()
+                );
+            }
+            None => eprintln!(
+                "Interrupted {place}; nothing is saved (--save FILE or --checkpoint FILE keeps an interrupted run)"
+            ),
+        }
+        return Ok(ExitCode::from(128 + signal as u8));
     }
+
     if let Some(path) = &args.save {
-        net.save(path)?;
+        let labels = evaluation_set.labels();
+        if let Some(old) = &old_model {
+            let (before, after) = (
+                old.accuracy(evaluation_set.x(), labels)?,
+                net.accuracy(evaluation_set.x(), labels)?,
+            );
+            if after < before {
+                return Err(format!(
+                    "not replacing {}: the network there classifies {before} / {n} {evaluation_name} images right, \
+                     this run's {after} / {n}. This run is in {}; pass --overwrite to replace the file with it",
+                    path.display(),
+                    checkpoint.as_deref().unwrap_or(path).display(),
+                    n = labels.len()
+                )
+                .into());
+            }
+        }
+        save_or_fallback(
+            &format!("the network to {}", path.display()),
+            path,
+            |p| Ok(net.save(p)?),
+        )?;
         match trainer.best_epoch().filter(|_| settings.early_stop.is_some()) {
             Some(best_epoch) => eprintln!(
-                "Saved the network of epoch {best_epoch}, the best on the {} data, to {}",
-                if mnist.validation.is_empty() {
-                    "test"
-                } else {
-                    "validation"
-                },
+                "Saved the network of epoch {best_epoch}, the best on the {evaluation_name} data, to {}",
                 path.display()
             ),
             None => eprintln!("Saved the network of the last epoch to {}", path.display()),
         }
+    }
+    if let Some(path) = &checkpoint {
+        eprintln!("Checkpoint (for --resume): {}", path.display());
     }
     let run = Run {
         settings: &settings,
@@ -351,11 +577,11 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args) -> Result<(),
         test_total: mnist.test.len(),
     };
     summarize(args, &run, wall.elapsed().as_secs_f64(), args.save.as_deref());
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `[784, 30, 10] sigmoid, quadratic cost, η 3, mini-batch 10, standard init[, λ 5]`.
-fn describe<F: Float>(net: &Network<F>, settings: &Settings, init: batchprop::Init) -> String {
+fn describe<F: Float>(net: &Network<F>, settings: &Settings, init: Init) -> String {
     let mut s = format!(
         "{:?} {}, {} cost, η {}, mini-batch {}, {} init",
         net.sizes(),
@@ -392,7 +618,7 @@ fn hidden_name<F: Float>(net: &Network<F>) -> String {
 }
 
 /// A divergence reported with this tool's flags as the hints.
-fn with_flag_hints<F: Float>(e: Error, eta: f64, net: &Network<F>, init: batchprop::Init) -> BoxError {
+fn with_flag_hints<F: Float>(e: Error, eta: f64, net: &Network<F>, init: Init) -> BoxError {
     match e {
         Error::Diverged {
             epoch,

@@ -47,7 +47,8 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), BoxError> {
     let net = Network::<f64>::load(&args.model)?;
-    let test = Mnist::<f64>::load_test(mnist_dir(args.data.as_deref())?)?;
+    let dir = mnist_dir(args.data.as_deref(), &batchprop_data::MNIST_FILES[2..])?;
+    let test = Mnist::<f64>::load_test(dir)?;
     if net.sizes()[0] != test.input_size() || net.sizes()[net.sizes().len() - 1] != test.classes() {
         return Err(format!(
             "{} is a {:?} network; MNIST needs {} inputs and {} outputs",

@@ -45,7 +45,7 @@ pub const BATCHES: [usize; 5] = [1, 10, 32, 100, 1000];
 
 /// MNIST's training and test sets in `F` (from `$MNIST_DIR` or the repository's data/mnist).
 pub fn mnist<F: Float + batchprop_data::Float>() -> Mnist<F> {
-    let dir = mnist_dir(None).unwrap_or_else(|e| panic!("{e}"));
+    let dir = mnist_dir(None, &batchprop_data::MNIST_FILES).unwrap_or_else(|e| panic!("{e}"));
     Mnist::load(dir, Split::Book).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -15,7 +15,13 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Parses the command line; on `--help` or `--version` prints them and exits 0, on a bad
 /// flag prints one line and exits 2 (the `Err` is the exit code to return from `main`).
 pub fn parse_args<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
-    T::try_parse().map_err(|e| {
+    parse_args_and_matches().map(|(args, _)| args)
+}
+
+/// [`parse_args`], also returning clap's matches, which tell the flags given from their
+/// defaults ([`given`]).
+pub fn parse_args_and_matches<T: clap::Parser>() -> Result<(T, clap::ArgMatches), std::process::ExitCode> {
+    let report = |e: clap::Error| {
         if e.use_stderr() {
             eprintln!("{}", one_line(&e));
             std::process::ExitCode::from(2)
@@ -23,7 +29,59 @@ pub fn parse_args<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
             print!("{e}");
             std::process::ExitCode::SUCCESS
         }
-    })
+    };
+    let matches = T::command().try_get_matches().map_err(report)?;
+    let args = T::from_arg_matches(&matches).map_err(report)?;
+    Ok((args, matches))
+}
+
+/// Whether the flag with clap id `id` (the field's name) was given on the command line.
+pub fn given(matches: &clap::ArgMatches, id: &str) -> bool {
+    matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+/// The thread count `--threads` asks for, checked: more than the machine's cores is slower,
+/// not faster (a warning on stderr); more than [`MAX_THREADS_PER_CORE`] per core is refused,
+/// before any thread is made.
+pub fn check_threads(threads: Option<u32>) -> Result<Option<usize>, BoxError> {
+    let Some(threads) = threads.map(|t| t as usize) else {
+        return Ok(None);
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = MAX_THREADS_PER_CORE * cores;
+    if threads > most {
+        return Err(format!(
+            "--threads {threads} is more than {most} ({MAX_THREADS_PER_CORE} per core, and this machine has {cores}): \
+             the engine is compute-bound, and threads beyond the cores only share them, each step slower; \
+             use --threads {cores}"
+        )
+        .into());
+    }
+    if threads > cores {
+        eprintln!(
+            "warning: --threads {threads} is more than the {cores} cores of this machine: \
+             the extra threads share cores and make each step slower, not faster"
+        );
+    }
+    Ok(Some(threads))
+}
+
+/// The most threads per core `--threads` may ask for.
+pub const MAX_THREADS_PER_CORE: usize = 8;
+
+/// `--max-load-gb`: the bound on what loading the data may allocate, in bytes.
+pub fn max_load_bytes(gb: f64) -> Result<u64, BoxError> {
+    if !(gb.is_finite() && gb > 0.0) {
+        return Err(format!("--max-load-gb {gb}: must be a positive number of gigabytes").into());
+    }
+    Ok((gb * 1e9).min(u64::MAX as f64) as u64)
+}
+
+/// Where a file that could not be saved at `path` goes instead: the system's temporary
+/// directory, under a name of this process's own.
+pub fn fallback_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().map_or("network".into(), |s| s.to_string_lossy());
+    std::env::temp_dir().join(format!("batchprop-{stem}-{}.json", std::process::id()))
 }
 
 /// A command-line parse error as one line: clap's message without its usage and help
@@ -240,19 +298,42 @@ pub fn find_mnist(dirs: &[PathBuf]) -> Result<PathBuf, BoxError> {
     .into())
 }
 
-/// The MNIST directory: `flag` (`--data DIR`) if given; else the first of `$MNIST_DIR`,
-/// `./data/mnist` and this repository's `data/mnist` that holds the four files.
-pub fn mnist_dir(flag: Option<&Path>) -> Result<PathBuf, BoxError> {
-    let candidates: Vec<PathBuf> = match flag {
-        Some(dir) => vec![dir.to_path_buf()],
-        None => std::env::var_os("MNIST_DIR")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain([
-                PathBuf::from("data/mnist"),
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"),
-            ])
-            .collect(),
+/// The MNIST directory: the one the user names, `flag` (`--data DIR`) or else `$MNIST_DIR`,
+/// which must hold the `files` (an error says which are missing, never a silent fallback);
+/// else the first of `./data/mnist` and this repository's `data/mnist` that holds them.
+pub fn mnist_dir(flag: Option<&Path>, files: &[&str]) -> Result<PathBuf, BoxError> {
+    let named = match flag {
+        Some(dir) => Some((dir.to_path_buf(), "--data")),
+        None => std::env::var_os("MNIST_DIR").map(|d| (PathBuf::from(d), "MNIST_DIR")),
     };
+    if let Some((dir, how)) = named {
+        let missing: Vec<&str> = files
+            .iter()
+            .filter(|name| mnist_file(&dir, name).is_none())
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(dir);
+        }
+        let problem = if !dir.is_dir() {
+            "is not a directory".to_string()
+        } else {
+            format!(
+                "lacks {} of the MNIST files (gzipped or not): {}",
+                missing.len(),
+                missing.join(", ")
+            )
+        };
+        return Err(format!(
+            "{how} names {}, which {problem} (they ship with this repository in data/mnist, and in Yann \
+             LeCun's MNIST distribution)",
+            dir.display()
+        )
+        .into());
+    }
+    let candidates = [
+        PathBuf::from("data/mnist"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist"),
+    ];
     find_mnist(&candidates)
 }

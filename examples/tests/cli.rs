@@ -4,53 +4,14 @@
 //! `cargo test` builds the package's examples before running its tests; they sit in
 //! `target/<profile>/examples/`.
 
+mod common;
+
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
 };
 
-fn example(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().expect("the test binary's path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    path
-}
-
-fn run(name: &str, args: &[&str]) -> Output {
-    Command::new(example(name))
-        .args(args)
-        .env_remove("MNIST_DIR")
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the example runs")
-}
-
-fn mnist_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/mnist")
-        .display()
-        .to_string()
-}
-
-/// Fails unless `out` exited with `code` and printed one line to stderr, without a panic,
-/// containing every one of `words`.
-fn one_line_error(out: &Output, code: i32, words: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr}"
-    );
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("Training ")).collect();
-    assert_eq!(lines.len(), 1, "one line expected: {stderr}");
-    for w in words {
-        assert!(lines[0].contains(w), "{stderr:?} does not say {w:?}");
-    }
-}
+use common::{example, mnist_dir, one_line_error, run};
 
 #[test]
 fn bad_flags_exit_2_with_one_line() {
@@ -185,12 +146,12 @@ fn bad_values_and_bad_data_exit_1_with_one_line() {
     one_line_error(
         &run("mnist", &["--data", &data, "--sizes", "784,30,9"]),
         1,
-        &["[784, 30, 9]", "10 classes", "the last 10"],
+        &["[784, 30, 9]", "does not fit MNIST", "the last 10"],
     );
     one_line_error(
         &run("mnist", &["--data", &data, "--sizes", "28,30,10"]),
         1,
-        &["784 inputs", "first layer must be 784"],
+        &["[28, 30, 10]", "first layer must be 784"],
     );
     one_line_error(
         &run("mnist", &["--data", &data, "--batch-size", "60001", "--full-train"]),
@@ -230,16 +191,17 @@ fn bad_values_and_bad_data_exit_1_with_one_line() {
         &["t10k-labels-idx1-ubyte.gz", "gzip"],
     );
 
-    // No data at all: the message lists the files and where to get them (several lines).
+    // A named directory without the data: the message lists the files and where to get them.
     let empty = tempfile::TempDir::new().unwrap();
-    let out = run("mnist", &["--data", &empty.path().display().to_string()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr.contains("train-images-idx3-ubyte.gz") && stderr.contains("MNIST_DIR"),
-        "{stderr}"
+    one_line_error(
+        &run("mnist", &["--data", &empty.path().display().to_string()]),
+        1,
+        &[
+            "lacks 4 of the MNIST files",
+            "train-images-idx3-ubyte",
+            "ship with this repository",
+        ],
     );
-    assert!(!stderr.contains("panicked"));
 
     one_line_error(
         &run("predict", &["/nonexistent/net.json"]),
@@ -539,6 +501,95 @@ fn a_resumed_run_gives_the_same_results_as_an_uninterrupted_one() {
         1,
         &["--checkpoint-every needs --save"],
     );
+}
+
+#[test]
+fn ctrl_c_saves_the_run_mid_epoch_and_the_resumed_run_has_the_same_bits() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = mnist_dir();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let common = ["--data", &data, "--sizes", "784,16,10", "--json", "--seed", "3"];
+    let network = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        // A run of (almost) endless epochs, signalled once its first epoch is printed.
+        let mut child = Command::new(example("mnist"))
+            .args(common)
+            .args([
+                "--epochs",
+                "18446744073709551615",
+                "--save",
+                &file(&format!("{signal}.json")),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = vec![String::new()];
+        stdout.read_line(&mut lines[0]).unwrap();
+        assert!(lines[0].contains("\"epoch\":0"), "{lines:?}");
+        let kill = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        lines.extend(stdout.lines().map(Result::unwrap));
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        let checkpoint = file(&format!("{signal}.checkpoint.json"));
+        assert!(
+            stderr.contains("Interrupted") && stderr.contains(&format!("--resume {checkpoint}")),
+            "{stderr}"
+        );
+        assert!(
+            !dir.path().join(format!("{signal}.json")).exists(),
+            "the model is saved at the end only"
+        );
+        let (_, state) = batchprop::Network::<f32>::load_with_state::<serde_json::Value>(&checkpoint).unwrap();
+        let state = state.unwrap();
+        let done = state["epochs_done"].as_u64().unwrap();
+        let before: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(before.len() as u64, done, "{lines:?}");
+
+        // Resumed to one epoch past the interrupted one, it ends where an uninterrupted run
+        // of as many epochs ends, bit for bit.
+        let total = (done + 1).to_string();
+        let resumed = run(
+            "mnist",
+            &[
+                "--data",
+                &data,
+                "--json",
+                "--resume",
+                &checkpoint,
+                "--epochs",
+                &total,
+                "--save",
+                &file(&format!("{signal}-resumed.json")),
+            ],
+        );
+        assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+        let whole = run(
+            "mnist",
+            &[
+                &common[..],
+                &["--epochs", &total, "--save", &file(&format!("{signal}-whole.json"))],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            results(&[before, epochs_of(&resumed)].concat()),
+            results(&epochs_of(&whole)),
+            "{signal}: interrupted {}",
+            state["partial"]
+        );
+        assert_eq!(
+            network(&format!("{signal}-resumed.json")),
+            network(&format!("{signal}-whole.json"))
+        );
+    }
 }
 
 #[test]

@@ -50,6 +50,16 @@ pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
 pub fn check_writable(path: impl AsRef<Path>) -> Result<PathBuf> {
     let path = path.as_ref();
     let target = save_target(path)?;
+    let dir = directory(&target);
+    if !dir.is_dir() {
+        return Err(Error::io(
+            path,
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the directory {} does not exist", dir.display()),
+            ),
+        ));
+    }
     let (tmp, file) = create_temporary(&target).map_err(|e| Error::io(path, e))?;
     drop(file);
     fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;

@@ -110,7 +110,7 @@ fn check_writable_foresees_what_a_save_would_meet() {
     let missing = dir.path().join("no/such/dir/net.json");
     let err = check_writable(&missing).unwrap_err().to_string();
     assert!(
-        err.contains("no/such/dir/net.json") && err.contains("No such file"),
+        err.contains("no/such/dir/net.json") && err.contains("no/such/dir does not exist"),
         "{err}"
     );
 

@@ -243,6 +243,32 @@ impl<F: Float> Trainer<F> {
         Ok(())
     }
 
+    /// Sets η from now on (a resumed run's η, say): the η in force and the η₀ the schedule
+    /// halves from.
+    pub fn set_eta(&mut self, eta: f64) -> Result<()> {
+        let settings = Settings {
+            eta,
+            ..self.state.settings.clone()
+        };
+        settings.validate()?;
+        if let Some(opt) = &mut self.optimizer {
+            opt.set_eta(eta)?;
+        }
+        self.state.settings = settings;
+        self.state.eta = eta;
+        Ok(())
+    }
+
+    /// How the run ended, if it has: a policy ended it (for good), or all its epochs are
+    /// done (more can be added with [`Trainer::set_epochs`]). `None` while epochs remain.
+    pub fn finished(&self) -> Option<Finish> {
+        match self.state.finished {
+            Some(finish) => Some(finish),
+            None if self.state.epochs_done >= self.state.settings.epochs => Some(Finish::Completed),
+            None => None,
+        }
+    }
+
     /// One record per epoch done, in order (across resumes).
     pub fn history(&self) -> &[Epoch] {
         &self.state.history
