@@ -259,9 +259,16 @@ fn run() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Draws the curves as SVG, written to `path` atomically.
 fn plot(curves: &[(usize, u64, Vec<f64>)], path: &Path) -> Result<(), BoxError> {
     std::fs::create_dir_all(path.parent().expect("a directory"))?;
-    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    let mut svg = String::new();
+    draw(curves, &mut svg)?;
+    Ok(batchprop::write_atomically(path, svg.as_bytes())?)
+}
+
+fn draw(curves: &[(usize, u64, Vec<f64>)], svg: &mut String) -> Result<(), BoxError> {
+    let root = SVGBackend::with_string(svg, (760, 460)).into_drawing_area();
     root.fill(&WHITE)?;
     let epochs = curves.iter().map(|c| c.2.len()).max().unwrap_or(1);
     let mut chart = ChartBuilder::on(&root)

@@ -284,3 +284,35 @@ fn sizes_threads_and_headers_beyond_the_machine_are_errors_not_aborts() {
         &["train-images-idx3-ubyte.gz", "limit of 100.0 MB"],
     );
 }
+
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    use std::io::{BufRead, BufReader};
+    // One mini-batch of 50,000 examples through [784, 1000, 10] takes seconds: the first
+    // SIGINT waits for it to end, the second does not.
+    let dir = TempDir::new().unwrap();
+    let save = dir.path().join("net.json").display().to_string();
+    let mut child = Command::new(example("mnist"))
+        .args(["--data", &mnist_dir(), "--sizes", "784,1000,10", "--batch-size", "50000"])
+        .args(["--epochs", "2", "--save", &save])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Training "), "{line}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    for _ in 0..2 {
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = stderr.lines().map(Result::unwrap).collect();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(start.elapsed().as_secs_f64() < 1.0, "exited after {:?}", start.elapsed());
+    assert!(rest.is_empty(), "nothing more is said: {rest:?}");
+    assert!(!dir.path().join("net.checkpoint.json").exists());
+}

@@ -289,50 +289,54 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> 
         .map(|r| r.per_example.min(r.batched))
         .fold(f64::INFINITY, f64::min);
     let hi = rows.iter().map(|r| r.per_example.max(r.batched)).fold(0.0, f64::max);
-    let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "SGD step on MNIST, f32, one thread: batched vs per-example",
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d((0.8f64..1250f64).log_scale(), ((lo * 0.7)..(hi * 1.4)).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("mini-batch size m")
-        .y_desc("examples per second")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{:.0}k", v / 1e3))
-        .draw()?;
-    let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
-    for (sizes, color) in SHAPES.iter().zip(colors) {
-        let of_shape: Vec<&&Row> = rows.iter().filter(|r| r.sizes == *sizes).collect();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "SGD step on MNIST, f32, one thread: batched vs per-example",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d((0.8f64..1250f64).log_scale(), ((lo * 0.7)..(hi * 1.4)).log_scale())?;
         chart
-            .draw_series(LineSeries::new(
-                of_shape.iter().map(|r| (r.batch as f64, r.batched)),
-                color.stroke_width(2),
-            ))?
-            .label(format!("{sizes:?} batched"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .configure_mesh()
+            .x_desc("mini-batch size m")
+            .y_desc("examples per second")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{:.0}k", v / 1e3))
+            .draw()?;
+        let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+        for (sizes, color) in SHAPES.iter().zip(colors) {
+            let of_shape: Vec<&&Row> = rows.iter().filter(|r| r.sizes == *sizes).collect();
+            chart
+                .draw_series(LineSeries::new(
+                    of_shape.iter().map(|r| (r.batch as f64, r.batched)),
+                    color.stroke_width(2),
+                ))?
+                .label(format!("{sizes:?} batched"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            chart
+                .draw_series(DashedLineSeries::new(
+                    of_shape.iter().map(|r| (r.batch as f64, r.per_example)),
+                    6,
+                    4,
+                    color.stroke_width(1),
+                ))?
+                .label(format!("{sizes:?} per-example"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1)));
+        }
         chart
-            .draw_series(DashedLineSeries::new(
-                of_shape.iter().map(|r| (r.batch as f64, r.per_example)),
-                6,
-                4,
-                color.stroke_width(1),
-            ))?
-            .label(format!("{sizes:?} per-example"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1)));
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
+    batchprop::write_atomically(path, svg.as_bytes())?;
     Ok(())
 }

@@ -118,6 +118,12 @@ impl<F: Float> Network<F> {
     /// The update is fused into the BP4 GEMM (`W ← β W + α Δ^l (A^{l-1})ᵀ` with
     /// `α = −η/m`, `β = 1 − ηλ/n`), so no gradient is ever stored. Each `W^l` is updated
     /// right after BP2 has used it to compute `Δ^{l-1}`.
+    ///
+    /// The shapes are checked; the values of `X` and `Y` are not (that would cost a pass over
+    /// the batch per step): a NaN in `X` turns the parameters it reaches into NaN, and the
+    /// step still returns `Ok`. Check data once before training (`batchprop_train::Examples`
+    /// does), and parameters after ([`Network::first_non_finite`], which the trainer runs
+    /// after every epoch, beside its check of every batch's cost).
     pub fn sgd_step(&mut self, x: ArrayView2<F>, y: ArrayView2<F>, sgd: &Sgd, ws: &mut Workspace<F>) -> Result<()> {
         let m = self.check_workspace(&x, Some(&y), ws)?;
         let (alpha, beta) = sgd.coefficients::<F>(m);

@@ -429,7 +429,8 @@ impl<F: Float> MomentumStep<F> {
 impl<F: Float> Network<F> {
     /// One training step on `X: (n_0 × m)`, `Y: (n_L × m)` by `opt`'s rule: plain SGD fused
     /// into BP4 ([`Network::sgd_step`], the same bits), momentum fused into BP4, the other
-    /// rules through [`Network::backprop`] and [`Optimizer::apply`].
+    /// rules through [`Network::backprop`] and [`Optimizer::apply`]. As with
+    /// [`Network::sgd_step`], the values of `X` and `Y` are not checked.
     pub fn step(
         &mut self,
         x: ArrayView2<F>,
