@@ -436,6 +436,20 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
     let split = if full_train { Split::Full } else { Split::Book };
     let mnist = Mnist::<F>::load_with_limit(&dir, split, max_load)?;
     let settings = trainer.settings().clone();
+    if settings.batch_size > mnist.train.len() {
+        return Err(format!(
+            "--batch-size {} is larger than the {} training images{}",
+            settings.batch_size,
+            mnist.train.len(),
+            if full_train {
+                ""
+            } else {
+                " (the book's split keeps the last 10000 of the training file for validation; --full-train \
+                 trains on all of them)"
+            }
+        )
+        .into());
+    }
     let engine = match settings.engine {
         Engine::Batched => "batched",
         Engine::PerExample => "per-example loop",

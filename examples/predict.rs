@@ -13,7 +13,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use batchprop::{Network, argmax};
 use batchprop_data::Mnist;
-use batchprop_examples::{BoxError, mnist_dir, parse_args};
+use batchprop_examples::{BoxError, max_load_bytes, mnist_dir, parse_args};
 use clap::Parser;
 
 /// Evaluate a saved network on the 10,000 MNIST test images: accuracy, confusion matrix, and
@@ -29,6 +29,9 @@ struct Args {
     /// How many test digits to draw
     #[arg(long, default_value_t = 6)]
     show: usize,
+    /// The most gigabytes loading the test data may allocate
+    #[arg(long, value_name = "GB", default_value_t = 4.0)]
+    max_load_gb: f64,
 }
 
 fn main() -> ExitCode {
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), BoxError> {
     let net = Network::<f64>::load(&args.model)?;
     let dir = mnist_dir(args.data.as_deref(), &batchprop_data::MNIST_FILES[2..])?;
-    let test = Mnist::<f64>::load_test(dir)?;
+    let test = Mnist::<f64>::load_test_with_limit(dir, max_load_bytes(args.max_load_gb)?)?;
     if net.sizes()[0] != test.input_size() || net.sizes()[net.sizes().len() - 1] != test.classes() {
         return Err(format!(
             "{} is a {:?} network; MNIST needs {} inputs and {} outputs",

@@ -156,7 +156,13 @@ fn bad_values_and_bad_data_exit_1_with_one_line() {
     one_line_error(
         &run("mnist", &["--data", &data, "--batch-size", "60001", "--full-train"]),
         1,
-        &["batch size 60001", "larger than the 60000"],
+        &["--batch-size 60001", "larger than the 60000 training images"],
+    );
+    // The hostile trial's case: 60000 was clamped to 50,000 without a word.
+    one_line_error(
+        &run("mnist", &["--data", &data, "--batch-size", "60000"]),
+        1,
+        &["--batch-size 60000", "the 50000 training images", "--full-train"],
     );
 
     // A directory with the image and label files swapped.

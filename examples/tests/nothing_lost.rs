@@ -293,7 +293,14 @@ fn a_second_ctrl_c_exits_at_once() {
     let dir = TempDir::new().unwrap();
     let save = dir.path().join("net.json").display().to_string();
     let mut child = Command::new(example("mnist"))
-        .args(["--data", &mnist_dir(), "--sizes", "784,1000,10", "--batch-size", "50000"])
+        .args([
+            "--data",
+            &mnist_dir(),
+            "--sizes",
+            "784,1000,10",
+            "--batch-size",
+            "50000",
+        ])
         .args(["--epochs", "2", "--save", &save])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -312,7 +319,11 @@ fn a_second_ctrl_c_exits_at_once() {
     let status = child.wait().unwrap();
     let rest: Vec<String> = stderr.lines().map(Result::unwrap).collect();
     assert_eq!(status.code(), Some(130), "{rest:?}");
-    assert!(start.elapsed().as_secs_f64() < 1.0, "exited after {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs_f64() < 1.0,
+        "exited after {:?}",
+        start.elapsed()
+    );
     assert!(rest.is_empty(), "nothing more is said: {rest:?}");
     assert!(!dir.path().join("net.checkpoint.json").exists());
 }
