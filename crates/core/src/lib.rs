@@ -102,4 +102,5 @@ pub use gradient_check::{GradientCheck, Parameter, gradient_check, numerical_gra
 pub use network::{Gradients, Init, Network, NetworkBuilder, argmax, one_hot};
 pub use optimizer::{Optimizer, OptimizerState, Rule};
 pub use per_example::PerExampleWorkspace;
+pub use save::Metadata;
 pub use update::Sgd;

@@ -9,6 +9,7 @@
 //!   "activations": ["sigmoid", "sigmoid"],   // one per layer after the input
 //!   "dtype": "f32",                          // the precision of the numbers
 //!   "format_version": 1,                     // this layout's version
+//!   "metadata": { "key": "value", … },       // optional: strings a tool keeps with the model
 //!   "training": { … }                        // optional: a tool's state, to resume training
 //! }
 //! ```
@@ -41,9 +42,16 @@ struct Saved<'a, F, S> {
     activations: Vec<std::borrow::Cow<'a, str>>,
     dtype: &'static str,
     format_version: u32,
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    metadata: &'a Metadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     training: Option<&'a S>,
 }
+
+/// A model file's string metadata: what a tool keeps beside the parameters (a scaler, class
+/// names), carried through every format batchprop saves (safetensors' metadata is the same
+/// string map).
+pub type Metadata = std::collections::BTreeMap<String, String>;
 
 /// The file as read: numbers in `f64`, shapes unchecked.
 #[derive(Deserialize)]
@@ -59,6 +67,8 @@ struct Loaded {
     dtype: Option<String>,
     #[serde(default)]
     format_version: Option<u32>,
+    #[serde(default)]
+    metadata: Metadata,
     #[serde(default)]
     training: Option<serde_json::Value>,
 }
@@ -99,6 +109,11 @@ impl<F: Float> Network<F> {
     /// (epochs done, random state, settings), as the tool's own serde type. Loading ignores it
     /// unless asked for it.
     pub fn to_json_with_state<S: Serialize>(&self, training: Option<&S>) -> Result<String> {
+        self.to_json_with(&Metadata::new(), training)
+    }
+
+    /// [`Network::to_json_with_state`] with string `metadata` (see [`Metadata`]).
+    pub fn to_json_with<S: Serialize>(&self, metadata: &Metadata, training: Option<&S>) -> Result<String> {
         if let Some((l, f)) = (1..).zip(self.activations()).find_map(|(l, a)| match a {
             Activation::Custom(f) => Some((l, f)),
             _ => None,
@@ -129,6 +144,7 @@ impl<F: Float> Network<F> {
             activations: self.activations().iter().map(Activation::name).collect(),
             dtype: F::NAME,
             format_version: FORMAT_VERSION,
+            metadata,
             training,
         };
         serde_json::to_string(&saved).map_err(|e| format_error(e.to_string()))
@@ -143,8 +159,18 @@ impl<F: Float> Network<F> {
 
     /// [`Network::save`] with a `training` object (see [`Network::to_json_with_state`]).
     pub fn save_with_state<S: Serialize>(&self, path: impl AsRef<Path>, training: Option<&S>) -> Result<()> {
+        self.save_with(path, &Metadata::new(), training)
+    }
+
+    /// [`Network::save_with_state`] with string `metadata`.
+    pub fn save_with<S: Serialize>(
+        &self,
+        path: impl AsRef<Path>,
+        metadata: &Metadata,
+        training: Option<&S>,
+    ) -> Result<()> {
         let path = path.as_ref();
-        let json = self.to_json_with_state(training).map_err(|e| e.in_file(path))?;
+        let json = self.to_json_with(metadata, training).map_err(|e| e.in_file(path))?;
         write_atomically(path, json.as_bytes())
     }
 }
@@ -159,6 +185,11 @@ impl<F: Float> Network<F> {
     /// [`Network::from_json`], also returning the file's `training` object, if any, read as
     /// the caller's type `S` (`serde_json::Value` takes anything).
     pub fn from_json_with_state<S: DeserializeOwned>(json: &str) -> Result<(Self, Option<S>)> {
+        Self::from_json_with(json).map(|(net, _, training)| (net, training))
+    }
+
+    /// [`Network::from_json_with_state`], also returning the file's metadata (empty if none).
+    pub fn from_json_with<S: DeserializeOwned>(json: &str) -> Result<(Self, Metadata, Option<S>)> {
         let loaded: Loaded =
             serde_json::from_str(json).map_err(|e| format_error(format!("not a saved network: {e}")))?;
         if let Some(v) = loaded.format_version.filter(|&v| v > FORMAT_VERSION) {
@@ -230,7 +261,7 @@ impl<F: Float> Network<F> {
             .map(|t| serde_json::from_value(t))
             .transpose()
             .map_err(|e| format_error(format!("the training state is not valid: {e}")))?;
-        Ok((net, training))
+        Ok((net, loaded.metadata, training))
     }
 
     /// Loads a network saved by [`Network::save`] (or network2.py).
@@ -240,9 +271,14 @@ impl<F: Float> Network<F> {
 
     /// [`Network::load`], also returning the file's `training` object, if any, as `S`.
     pub fn load_with_state<S: DeserializeOwned>(path: impl AsRef<Path>) -> Result<(Self, Option<S>)> {
+        Self::load_with(path).map(|(net, _, training)| (net, training))
+    }
+
+    /// [`Network::load_with_state`], also returning the file's metadata (empty if none).
+    pub fn load_with<S: DeserializeOwned>(path: impl AsRef<Path>) -> Result<(Self, Metadata, Option<S>)> {
         let path = path.as_ref();
         let json = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Network::from_json_with_state(&json).map_err(|e| match e {
+        Network::from_json_with(&json).map_err(|e| match e {
             Error::ModelFile { problem, .. } => Error::ModelFile {
                 path: path.to_path_buf(),
                 problem,

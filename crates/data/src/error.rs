@@ -103,6 +103,11 @@ pub enum Error {
         what: String,
     },
 
+    /// A table (CSV, NumPy) that cannot be read as one: the problem names the line, column or
+    /// array.
+    #[error("{path}: {problem}")]
+    Table { path: PathBuf, problem: String },
+
     /// A data set too small for what is asked of it.
     #[error("{path}: {problem}")]
     TooFew { path: PathBuf, problem: String },

@@ -19,6 +19,9 @@ pub trait Float:
     /// `x` rounded to this type.
     fn from_f64(x: f64) -> Self;
 
+    /// This value as `f64` (exact).
+    fn to_f64(self) -> f64;
+
     /// Neither NaN nor infinite.
     fn is_finite(self) -> bool;
 }
@@ -27,6 +30,9 @@ impl Float for f32 {
     const DTYPE: &'static str = "f32";
     fn from_f64(x: f64) -> Self {
         x as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
     }
     fn is_finite(self) -> bool {
         f32::is_finite(self)
@@ -37,6 +43,9 @@ impl Float for f64 {
     const DTYPE: &'static str = "f64";
     fn from_f64(x: f64) -> Self {
         x
+    }
+    fn to_f64(self) -> f64 {
+        self
     }
     fn is_finite(self) -> bool {
         f64::is_finite(self)

@@ -1,4 +1,4 @@
-//! # batchprop-data: IDX files and MNIST for batchprop
+//! # batchprop-data: data files for batchprop (IDX and MNIST, CSV, NumPy)
 //!
 //! File formats in, data sets out; no network, no training.
 //!
@@ -6,6 +6,9 @@
 //!   its header against the bytes present before allocating.
 //! - [`Dataset`] holds a labelled data set, images one per row; [`Dataset::load`] reads any
 //!   IDX image/label pair, and [`Mnist::load`] splits MNIST as the book does.
+//! - [`Table`] holds any table of numeric features and a target (classes with their names,
+//!   or values): [`Table::read_csv`], [`Table::read_numpy`] (`.npz`, or two `.npy` files),
+//!   with seeded splits ([`Table::split`]) and feature scaling ([`Scaler`]).
 //!
 //! A data set hands the engine its inputs as `X: (n_in × N)` ([`Dataset::x`], a view: no
 //! copy) and its labels; the trainer (`batchprop-train`) gathers mini-batches from them.
@@ -19,12 +22,19 @@
 //! # Ok::<(), batchprop_data::Error>(())
 //! ```
 
+mod csv;
 mod dataset;
 mod error;
 mod float;
 mod idx;
+mod npy;
+mod table;
 
 pub use dataset::{DEFAULT_MAX_LOAD_BYTES, Dataset, MNIST_FILES, Mnist, Split, mnist_file};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use idx::{Idx, IdxData, IdxType, describe_magic, magic, parse_idx, read_idx};
+pub use npy::{NpyArray, NpyKind, NpySource};
+pub use table::{ClassOrder, MAX_INFERRED_CLASSES, Scaler, Scaling, Table, Target, Task};
+
+pub use crate::csv::{Column, CsvOptions};

@@ -13,6 +13,17 @@ pub struct Metrics {
     pub correct: Option<usize>,
     /// Examples evaluated, `N`.
     pub total: usize,
+    /// Value targets only: the mean squared error over examples and outputs, in the
+    /// targets' own units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mse: Option<f64>,
+    /// Value targets only: the mean absolute error, in the targets' own units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mae: Option<f64>,
+    /// Value targets only: the coefficient of determination `1 − SS_res / SS_tot`, averaged
+    /// over the outputs (scikit-learn's `r2_score`; 1 is perfect, 0 predicting the mean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
 }
 
 impl Metrics {
@@ -132,6 +143,9 @@ mod tests {
                 cost,
                 correct: Some(3),
                 total: 4,
+                mse: None,
+                mae: None,
+                r2: None,
             };
             let back: Metrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
             assert_eq!(back, m);
@@ -140,6 +154,9 @@ mod tests {
             cost: Some(f64::NAN),
             correct: None,
             total: 1,
+            mse: Some(2.0),
+            mae: None,
+            r2: None,
         };
         let back: Metrics = serde_json::from_str(&serde_json::to_string(&nan).unwrap()).unwrap();
         assert!(back.cost.unwrap().is_nan());

@@ -11,12 +11,16 @@
 //! - [`Trainer`]: runs them ([`Trainer::fit`]), keeps the [`Epoch`] records, saves and
 //!   resumes checkpoints.
 //! - [`Observer`]: hooks between steps and epochs (progress, logging, [`Checkpointer`]).
+//! - [`Model`]: a network with its input scaler and class names (or target units), trained
+//!   from a `batchprop_data::Table` ([`Model::build`], [`Model::fit`]), saved and loaded in one
+//!   file, answering for raw rows ([`Model::predict`]).
 //!
 //! `docs/library.md` in the repository is a tutorial from `Cargo.toml` to a trained, saved
 //! network.
 
 mod error;
 mod history;
+mod model;
 mod observer;
 mod settings;
 mod source;
@@ -24,6 +28,7 @@ mod trainer;
 
 pub use error::{Error, Result};
 pub use history::{Epoch, Metrics, Warning};
+pub use model::{MODEL_KEY, Model, ModelFloat, ModelInfo, Prediction, Score, Scorer, Spec};
 pub use observer::{Checkpointer, Control, EpochEnd, Observer, StopFlag};
 pub use settings::{Engine, Metric, Monitor, Settings};
 pub use source::{Examples, Source, Targets};

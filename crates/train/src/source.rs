@@ -72,6 +72,13 @@ pub trait Source<F: Float>: Sync {
     fn inputs(&self) -> Option<ArrayView2<'_, F>> {
         None
     }
+
+    /// For value targets that were standardised for training: each output's scale `σ_r`
+    /// (a target in its own units is `y σ_r + μ_r`), so that the reported errors (MSE, MAE)
+    /// are in the data's units. `None`: the targets are in their own units.
+    fn target_scale(&self) -> Option<&[f64]> {
+        None
+    }
 }
 
 /// Examples in the engine's layout: inputs `X: (n_0 × N)`, one example per column, and their
@@ -92,6 +99,7 @@ pub trait Source<F: Float>: Sync {
 pub struct Examples<'a, F> {
     x: ArrayView2<'a, F>, // X: (n_0 × N)
     targets: Targets<'a, F>,
+    target_scale: Option<&'a [f64]>, // (n_L): see Source::target_scale
 }
 
 impl<'a, F: Float> Examples<'a, F> {
@@ -118,6 +126,7 @@ impl<'a, F: Float> Examples<'a, F> {
         Ok(Examples {
             x,
             targets: Targets::Classes { labels, classes },
+            target_scale: None,
         })
     }
 
@@ -144,6 +153,34 @@ impl<'a, F: Float> Examples<'a, F> {
         Ok(Examples {
             x,
             targets: Targets::Values(y),
+            target_scale: None,
+        })
+    }
+
+    /// These value examples with targets standardised by `scale` (one positive factor per
+    /// target row): errors are then reported in the targets' own units.
+    pub fn with_target_scale(self, scale: &'a [f64]) -> Result<Self> {
+        let rows = match self.targets {
+            Targets::Values(y) => y.nrows(),
+            Targets::Classes { .. } => {
+                return Err(Error::Data {
+                    what: "targets",
+                    problem: "classes have no scale".into(),
+                });
+            }
+        };
+        if scale.len() != rows || scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(Error::Data {
+                what: "targets",
+                problem: format!(
+                    "{} target rows need as many finite, positive scales; got {scale:?}",
+                    rows
+                ),
+            });
+        }
+        Ok(Examples {
+            target_scale: Some(scale),
+            ..self
         })
     }
 
@@ -193,5 +230,9 @@ impl<F: Float> Source<F> for Examples<'_, F> {
 
     fn inputs(&self) -> Option<ArrayView2<'_, F>> {
         Some(self.x.reborrow())
+    }
+
+    fn target_scale(&self) -> Option<&[f64]> {
+        self.target_scale
     }
 }

@@ -912,11 +912,75 @@ fn evaluate<F: Float>(
         Some(_) => Some(net.regularised_mean(cost_sum, F::from_usize(n), lambda)?.as_f64()),
         None => None,
     };
+    let (mse, mae, r2) = match targets {
+        Targets::Values(y) => {
+            let e = regression_errors(net, data, y)?;
+            (Some(e.0), Some(e.1), Some(e.2))
+        }
+        Targets::Classes { .. } => (None, None, None),
+    };
     Ok(Metrics {
         cost,
         correct: labels.map(|_| correct),
         total: n,
+        mse,
+        mae,
+        r2,
     })
+}
+
+/// Mean squared and absolute errors (in the targets' own units, through
+/// [`Source::target_scale`]) and R² averaged over the outputs, of `net` on value targets
+/// `y: (n_L × N)`, in chunks of [`EVAL_CHUNK`] examples.
+pub(crate) fn regression_errors<F: Float>(
+    net: &Network<F>,
+    data: &(impl Source<F> + ?Sized),
+    y: ArrayView2<F>,
+) -> Result<(f64, f64, f64)> {
+    let (k, n) = y.dim();
+    let units: Vec<f64> = data.target_scale().map_or(vec![1.0; k], <[f64]>::to_vec);
+    let mean: Vec<f64> = y
+        .rows()
+        .into_iter()
+        .map(|r| r.iter().map(|v| v.as_f64()).sum::<f64>() / n as f64)
+        .collect();
+    let (mut sse, mut sae, mut sst) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]); // (n_L) each
+    let mut buffer = Array2::zeros((data.input_size(), n.min(EVAL_CHUNK)).f());
+    let mut indices = Vec::with_capacity(EVAL_CHUNK);
+    for start in (0..n).step_by(EVAL_CHUNK) {
+        let end = (start + EVAL_CHUNK).min(n);
+        let a = match data.inputs() {
+            Some(x) => net.feedforward(x.slice(s![.., start..end]))?,
+            None => {
+                indices.clear();
+                indices.extend(start..end);
+                let mut x = buffer.slice_mut(s![.., ..end - start]);
+                data.gather(&indices, x.view_mut());
+                net.feedforward(x.view())?
+            }
+        }; // A^L: (n_L × chunk)
+        for r in 0..k {
+            for (&a, &t) in a.row(r).iter().zip(y.slice(s![r, start..end])) {
+                let (e, d) = (a.as_f64() - t.as_f64(), t.as_f64() - mean[r]);
+                sse[r] += e * e;
+                sae[r] += e.abs();
+                sst[r] += d * d;
+            }
+        }
+    }
+    let per = (n * k) as f64;
+    let mse = (0..k).map(|r| sse[r] * units[r] * units[r]).sum::<f64>() / per;
+    let mae = (0..k).map(|r| sae[r] * units[r]).sum::<f64>() / per;
+    // A constant target: R² is 1 if predicted exactly, else 0 (scikit-learn's convention).
+    let r2 = (0..k)
+        .map(|r| match (sst[r] > 0.0, sse[r] > 0.0) {
+            (true, _) => 1.0 - sse[r] / sst[r],
+            (false, false) => 1.0,
+            (false, true) => 0.0,
+        })
+        .sum::<f64>()
+        / k as f64;
+    Ok((mse, mae, r2))
 }
 
 /// Of a batch's columns: how many are classified right (the most active output is the
