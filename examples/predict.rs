@@ -1,23 +1,32 @@
-//! Loads a saved network and shows how it does on the MNIST test images (only those are read).
+//! Loads a saved network and shows how it does on the MNIST test images (only those are read),
+//! or a model saved by `train` and what it says of the rows of a CSV file.
 //!
 //! ```sh
 //! cargo run --release --example mnist -- --save net.json
 //! cargo run --release --example predict -- net.json
+//! cargo run --release --example train -- data/tabular/iris.csv --save iris.json
+//! cargo run --release --example predict -- iris.json --csv data/tabular/iris.csv
 //! ```
 //!
-//! Prints the test accuracy, the confusion matrix (rows: true digit, columns: predicted),
+//! For MNIST: the test accuracy, the confusion matrix (rows: true digit, columns: predicted),
 //! and a few test digits as text art with the predicted and true labels, misclassified ones
-//! first.
+//! first. For a CSV file: one prediction per row (class names, or values in the target's
+//! units) and, when the file has the target column, the accuracy and confusion matrix (or
+//! MSE, MAE and R²).
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use batchprop::{Network, argmax};
-use batchprop_data::Mnist;
+use batchprop_data::{Column, CsvOptions, Mnist, Table, Target, csv_header};
 use batchprop_examples::{BoxError, max_load_bytes, mnist_dir, parse_args};
+use batchprop_train::{Model, Prediction, Score};
 use clap::Parser;
 
-/// Evaluate a saved network on the 10,000 MNIST test images: accuracy, confusion matrix, and
-/// some digits drawn with their predictions.
+/// Evaluate a saved network on the 10,000 MNIST test images (accuracy, confusion matrix, some
+/// digits drawn with their predictions), or a saved model on the rows of a CSV file.
 #[derive(Parser, Debug)]
 #[command(long_about = None)]
 struct Args {
@@ -26,9 +35,13 @@ struct Args {
     /// Directory holding the four MNIST files (default: $MNIST_DIR, then data/mnist)
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// How many test digits to draw
+    /// How many test digits to draw (with --csv: how many rows' predictions to print)
     #[arg(long, default_value_t = 6)]
     show: usize,
+    /// Rows to predict, as a CSV file with the model's feature columns (a model saved by the
+    /// train example)
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
     /// The most gigabytes loading the test data may allocate
     #[arg(long, value_name = "GB", default_value_t = 4.0)]
     max_load_gb: f64,
@@ -49,6 +62,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), BoxError> {
+    if let Some(csv) = &args.csv {
+        return predict_csv(args, csv);
+    }
     let net = Network::<f64>::load(&args.model)?;
     let dir = mnist_dir(args.data.as_deref(), &batchprop_data::MNIST_FILES[2..])?;
     let test = Mnist::<f64>::load_test_with_limit(dir, max_load_bytes(args.max_load_gb)?)?;
@@ -112,6 +128,89 @@ fn run(args: &Args) -> Result<(), BoxError> {
                 })
                 .collect();
             println!("  {}", line.trim_end());
+        }
+    }
+    Ok(())
+}
+
+/// `--csv FILE`: the model's answers for the file's rows, and its score if the file has the
+/// target column.
+fn predict_csv(args: &Args, csv: &Path) -> Result<(), BoxError> {
+    let model = Model::<f64>::load(&args.model)?;
+    let info = &model.info;
+    let header = csv_header(csv, b',')?;
+    let options = CsvOptions {
+        target: Some(Column::Name(info.target_name.clone())),
+        features: Some(info.feature_names.iter().map(|n| Column::Name(n.clone())).collect()),
+        task: Some(info.task),
+        max_bytes: max_load_bytes(args.max_load_gb)?,
+        ..CsvOptions::default()
+    };
+    let (rows, table) = if header.contains(&info.target_name) {
+        let table = Table::<f64>::read_csv(csv, &options)?;
+        (table.features().to_owned(), Some(table))
+    } else {
+        (Table::<f64>::read_csv_features(csv, &options)?.0, None)
+    };
+    let prediction = model.predict(rows.view())?;
+    match &prediction {
+        Prediction::Classes(names) => {
+            for (i, name) in names.iter().enumerate().take(args.show) {
+                println!("row {}: {name}", i + 1);
+            }
+        }
+        Prediction::Values(values) => {
+            for (i, row) in values.rows().into_iter().enumerate().take(args.show) {
+                let v: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
+                println!("row {}: {}", i + 1, v.join(", "));
+            }
+        }
+    }
+    if rows.nrows() > args.show {
+        println!("… ({} rows in all; --show N prints more)", rows.nrows());
+    }
+    let Some(table) = table else {
+        return Ok(());
+    };
+    match model.score(&table)? {
+        Score::Classes { correct, total } => {
+            println!(
+                "\n{}: {correct} / {total} rows right ({:.2} %)",
+                args.model.display(),
+                100.0 * correct as f64 / total as f64
+            );
+            let (Prediction::Classes(predicted), Some(classes)) = (&prediction, &info.classes) else {
+                unreachable!("a classifier predicts classes");
+            };
+            let Target::Classes { labels, names } = table.target() else {
+                unreachable!("read as classes");
+            };
+            let index = |name: &str| classes.iter().position(|c| c == name).expect("a class of the model");
+            let mut confusion = vec![vec![0usize; classes.len()]; classes.len()];
+            for (&l, p) in labels.iter().zip(predicted) {
+                confusion[index(&names[l as usize])][index(p)] += 1;
+            }
+            let width = classes.iter().map(String::len).max().unwrap_or(1).max(6) + 1;
+            println!("\nConfusion matrix (rows: true class, columns: predicted)\n");
+            print!("{:width$}", "");
+            for c in classes {
+                print!("{c:>width$}");
+            }
+            println!();
+            for (c, row) in classes.iter().zip(&confusion) {
+                print!("{c:>width$}");
+                for count in row {
+                    print!("{count:>width$}");
+                }
+                println!();
+            }
+        }
+        Score::Values { mse, mae, r2 } => {
+            println!(
+                "\n{}: mse {mse:.4}, mae {mae:.4}, r2 {r2:.4} on {} rows",
+                args.model.display(),
+                table.len()
+            );
         }
     }
     Ok(())

@@ -80,6 +80,43 @@ impl<F: Float> Table<F> {
 
     /// [`Table::read_csv`] from any reader; `name` is used in error messages.
     pub fn from_csv_reader(name: &Path, reader: impl std::io::Read, options: &CsvOptions) -> Result<Self> {
+        let (feature_names, features, raw) = read_rows::<F>(name, reader, options, true)?;
+        let raw = raw.expect("a target was asked for");
+        let target_name = raw.name.clone();
+        let target_values = typed_target(name, raw, options.task, options.class_order)?;
+        Table::new(features, feature_names, target_name, target_values).map_err(|e| match e {
+            Error::Table { problem, .. } => Error::Table {
+                path: name.to_path_buf(),
+                problem,
+            },
+            other => other,
+        })
+    }
+
+    /// The feature rows of a CSV file without a target (rows to predict): `(N × d)` and the
+    /// features' names. `options.target` is ignored; `options.features` chooses the columns
+    /// (every column by default).
+    pub fn read_csv_features(path: impl AsRef<Path>, options: &CsvOptions) -> Result<(Array2<F>, Vec<String>)> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (names, features, _) = read_rows::<F>(path, file, options, false)?;
+        Ok((features, names))
+    }
+}
+
+/// Reads the rows: the features' names and values `(N × d)`, and the target column as text
+/// if `with_target`.
+#[allow(clippy::type_complexity)]
+fn read_rows<F: Float>(
+    name: &Path,
+    reader: impl std::io::Read,
+    options: &CsvOptions,
+    with_target: bool,
+) -> Result<(Vec<String>, Array2<F>, Option<RawTarget>)> {
+    {
         let problem = |problem: String| Error::Table {
             path: name.to_path_buf(),
             problem,
@@ -104,7 +141,7 @@ impl<F: Float> Table<F> {
         } else {
             ((0..width).map(|i| format!("column_{i}")).collect(), Some(first))
         };
-        if width < 2 {
+        if width < 1 + usize::from(with_target) {
             return Err(problem(format!(
                 "{width} column: a table needs at least one feature and a target (is the delimiter {:?}?)",
                 options.delimiter as char
@@ -125,7 +162,10 @@ impl<F: Float> Table<F> {
                 }),
             }
         };
-        let target = options.target.as_ref().map_or(Ok(width - 1), index_of)?;
+        let target = match with_target {
+            true => options.target.as_ref().map_or(Ok(width - 1), index_of)?,
+            false => usize::MAX,
+        };
         let features: Vec<usize> = match &options.features {
             Some(cols) => cols.iter().map(index_of).collect::<Result<_>>()?,
             None => (0..width).filter(|&j| j != target).collect(),
@@ -143,7 +183,7 @@ impl<F: Float> Table<F> {
         let d = features.len();
         let mut values: Vec<F> = Vec::new(); // (N × d), row-major
         let mut cells: Vec<String> = Vec::new(); // (N): the target, as text
-        let mut bytes = 0u64;
+        let (mut bytes, mut rows) = (0u64, 0usize);
         let row_bytes = (d * size_of::<F>() + size_of::<String>()) as u64;
         loop {
             let record = match pending.take() {
@@ -164,7 +204,7 @@ impl<F: Float> Table<F> {
                     if options.header { "header" } else { "first row" }
                 )));
             }
-            bytes += row_bytes + record[target].len() as u64;
+            bytes += row_bytes + record.get(target).map_or(0, str::len) as u64;
             if bytes > options.max_bytes {
                 return Err(problem(format!(
                     "the table would take more than the limit of {} bytes in memory by line {line}; raise the \
@@ -199,26 +239,21 @@ impl<F: Float> Table<F> {
                 }
                 values.push(x);
             }
-            cells.push(record[target].to_string());
+            rows += 1;
+            if with_target {
+                cells.push(record[target].to_string());
+            }
         }
-        let n = cells.len();
-        if n == 0 {
+        if rows == 0 {
             return Err(problem("the file has a header but no rows of data".into()));
         }
-        let raw = RawTarget {
+        let features_array = Array2::from_shape_vec((rows, d), values).expect("d values per row");
+        let feature_names = features.iter().map(|&j| names[j].clone()).collect();
+        let raw = with_target.then(|| RawTarget {
             name: names[target].clone(),
             cells,
-        };
-        let target_values = typed_target(name, raw, options.task, options.class_order)?;
-        let features_array = Array2::from_shape_vec((n, d), values).expect("d values per row");
-        let feature_names = features.iter().map(|&j| names[j].clone()).collect();
-        Table::new(features_array, feature_names, names[target].clone(), target_values).map_err(|e| match e {
-            Error::Table { problem, .. } => Error::Table {
-                path: name.to_path_buf(),
-                problem,
-            },
-            other => other,
-        })
+        });
+        Ok((feature_names, features_array, raw))
     }
 }
 
@@ -228,5 +263,33 @@ fn csv_error(e: &csv::Error) -> String {
         csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 text (field {})", err.field() + 1),
         csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
+    }
+}
+
+/// The column names in the header row of the CSV file at `path` (trimmed).
+pub fn csv_header(path: impl AsRef<Path>, delimiter: u8) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(file);
+    match csv.records().next() {
+        None => Err(Error::Table {
+            path: path.to_path_buf(),
+            problem: "the file is empty".into(),
+        }),
+        Some(r) => Ok(r
+            .map_err(|e| Error::Table {
+                path: path.to_path_buf(),
+                problem: csv_error(&e),
+            })?
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect()),
     }
 }

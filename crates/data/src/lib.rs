@@ -37,4 +37,4 @@ pub use idx::{Idx, IdxData, IdxType, describe_magic, magic, parse_idx, read_idx}
 pub use npy::{NpyArray, NpyKind, NpySource};
 pub use table::{ClassOrder, MAX_INFERRED_CLASSES, Scaler, Scaling, Table, Target, Task};
 
-pub use crate::csv::{Column, CsvOptions};
+pub use crate::csv::{Column, CsvOptions, csv_header};

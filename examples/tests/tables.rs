@@ -1,0 +1,149 @@
+//! `train` on the tables in data/tabular and on generated files, and its models through
+//! `predict --csv`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{one_line_error, run};
+use tempfile::TempDir;
+
+fn tabular(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/tabular")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn a_classifier_with_text_labels_trains_saves_and_predicts_by_name() {
+    let dir = TempDir::new().unwrap();
+    let model = dir.path().join("iris.json").display().to_string();
+    let iris = tabular("iris.csv");
+    let out = run("train", &[&iris, "--epochs", "50", "--json", "--save", &model]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("classify species (3 classes: setosa, versicolor, virginica)")
+            && stderr.contains("[4, 100, 3]"),
+        "{stderr}"
+    );
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 51, "50 epochs and a summary");
+    for (i, e) in lines[..50].iter().enumerate() {
+        assert_eq!(e["epoch"], i);
+        assert_eq!(e["test_total"], 30);
+        assert!(
+            e["examples_per_second"].as_f64().unwrap() > 0.0 && e["test_correct"].is_u64(),
+            "{e}"
+        );
+    }
+    let last = lines[50]["test_correct"].as_u64().unwrap();
+    assert!(last >= 25, "{last} / 30");
+
+    // The saved model answers with class names; with the target column present, it scores.
+    let out = run("predict", &[&model, "--csv", &iris, "--show", "3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.starts_with("row 1: setosa\nrow 2: setosa\nrow 3: setosa\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rows right") && stdout.contains("versicolor  virginica"),
+        "{stdout}"
+    );
+    // Rows without the target: predictions only, for rows as the file holds them (unscaled).
+    let rows = dir.path().join("rows.csv");
+    std::fs::write(
+        &rows,
+        "sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm\n5.0,3.4,1.5,0.2\n6.7,3.0,5.2,2.3\n",
+    )
+    .unwrap();
+    let out = run("predict", &[&model, "--csv", &rows.display().to_string()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "row 1: setosa\nrow 2: virginica\n"
+    );
+    // A file without the model's columns says which.
+    std::fs::write(&rows, "a,b\n1,2\n").unwrap();
+    one_line_error(
+        &run("predict", &[&model, "--csv", &rows.display().to_string()]),
+        1,
+        &["no column \"sepal_length_cm\""],
+    );
+}
+
+#[test]
+fn a_regressor_reports_its_error_in_the_targets_units() {
+    let dir = TempDir::new().unwrap();
+    let model = dir.path().join("d.json").display().to_string();
+    let diabetes = tabular("diabetes.csv");
+    let out = run("train", &[&diabetes, "--epochs", "30", "--json", "--save", &model]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("regress progression"),
+        "{stderr}"
+    );
+    let lines = json_lines(&out.stdout);
+    let summary = lines.last().unwrap();
+    // The progression is in the tens to hundreds: an MSE in its units is in the thousands.
+    let (mse, r2) = (
+        summary["test_mse"].as_f64().unwrap(),
+        summary["test_r2"].as_f64().unwrap(),
+    );
+    assert!(mse > 1000.0 && mse < 10_000.0 && r2 > 0.2 && r2 < 1.0, "{summary}");
+    assert!(lines[0]["test_mae"].is_f64());
+    let out = run("predict", &[&model, "--csv", &diabetes, "--show", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mse ") && stdout.contains("on 442 rows"), "{stdout}");
+}
+
+#[test]
+fn bad_tables_and_flags_are_one_line_errors() {
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    one_line_error(&run("train", &["/nonexistent.csv"]), 1, &["/nonexistent.csv"]);
+    one_line_error(&run("train", &[&write("empty.csv", "")]), 1, &["empty.csv", "empty"]);
+    one_line_error(
+        &run("train", &[&write("ragged.csv", "a,b,y\n1,2,x\n3,y\n")]),
+        1,
+        &["line 3", "2 fields"],
+    );
+    one_line_error(
+        &run("train", &[&write("nan.csv", "a,y\n1,x\nnan,y\n")]),
+        1,
+        &["line 3", "not finite"],
+    );
+    let iris = tabular("iris.csv");
+    one_line_error(
+        &run("train", &[&iris, "--target", "colour"]),
+        1,
+        &["no column \"colour\"", "species"],
+    );
+    one_line_error(
+        &run("train", &[&iris, "--early-stop", "5"]),
+        1,
+        &["--validation-fraction"],
+    );
+    one_line_error(&run("train", &[&iris, "--test-fraction", "1.5"]), 1, &["(0, 1)"]);
+    one_line_error(
+        &run("train", &[&iris, "--task", "regress"]),
+        1,
+        &["\"setosa\"", "not a number"],
+    );
+    one_line_error(&run("train", &[&iris, "--save", "/dev/null"]), 1, &["character device"]);
+    one_line_error(&run("train", &[]), 1, &["give the data"]);
+}
