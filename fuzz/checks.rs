@@ -8,7 +8,7 @@
 use std::{io::Write, path::Path};
 
 use batchprop::Network;
-use batchprop_data::{Dataset, Idx, parse_idx};
+use batchprop_data::{CsvOptions, Dataset, Idx, NpyArray, Table, Target, parse_idx};
 
 /// Checks what a successfully decoded file must satisfy.
 fn decoded(idx: &Idx) {
@@ -76,4 +76,51 @@ pub fn model_json(data: &[u8]) {
         assert_eq!(again.sizes(), net.sizes());
     }
     let _ = Network::<f32>::from_json(text);
+}
+
+/// The bound the table targets read under: 64 MB, libFuzzer's `-malloc_limit_mb` in the runs.
+const FUZZ_MAX_BYTES: u64 = 1 << 26;
+
+/// What a table that loads must satisfy.
+fn table_ok<F: batchprop_data::Float>(t: &Table<F>) {
+    assert!(!t.is_empty());
+    assert_eq!(t.x().dim(), (t.feature_names().len(), t.len()));
+    assert!(t.features().iter().all(|v| v.is_finite()));
+    assert_eq!(t.target().len(), t.len());
+    if let Target::Classes { labels, names } = t.target() {
+        assert!(names.len() >= 2);
+        assert!(labels.iter().all(|&l| (l as usize) < names.len()));
+    }
+}
+
+/// Arbitrary bytes as a CSV file (the first byte chooses: header or not, the target column).
+pub fn csv_table(data: &[u8]) {
+    let Some((&choice, rest)) = data.split_first() else {
+        return;
+    };
+    let options = CsvOptions {
+        header: choice & 1 == 0,
+        target: (choice & 2 != 0).then(|| batchprop_data::Column::Index(usize::from(choice >> 4))),
+        max_bytes: FUZZ_MAX_BYTES,
+        ..CsvOptions::default()
+    };
+    if let Ok(t) = Table::<f64>::from_csv_reader(Path::new("fuzz.csv"), rest, &options) {
+        table_ok(&t);
+    }
+    if let Ok(t) = Table::<f32>::from_csv_reader(Path::new("fuzz.csv"), rest, &options) {
+        table_ok(&t);
+    }
+}
+
+/// Arbitrary bytes as a `.npy` file, and as an `.npz` archive.
+pub fn npy_bytes(data: &[u8]) {
+    if let Ok(a) = NpyArray::parse(data, "fuzz.npy", FUZZ_MAX_BYTES) {
+        assert_eq!(a.values.len(), a.shape.iter().product::<usize>());
+    }
+    let _ = NpyArray::npz_from(
+        std::io::Cursor::new(data),
+        Path::new("fuzz.npz"),
+        &["x", "y"],
+        FUZZ_MAX_BYTES,
+    );
 }

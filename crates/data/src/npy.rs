@@ -380,19 +380,38 @@ impl NpyArray {
         })
     }
 
+    /// Decodes a `.npy` file held in memory; `name` is used in error messages.
+    pub fn parse(bytes: &[u8], name: impl AsRef<Path>, max_bytes: u64) -> Result<NpyArray> {
+        read_array(bytes, bytes.len() as u64, true, max_bytes).map_err(|problem| Error::Table {
+            path: name.as_ref().to_path_buf(),
+            problem,
+        })
+    }
+
     /// Reads the arrays `names` (without `.npy`) from an `.npz` archive, in that order.
     pub fn read_npz(path: impl AsRef<Path>, names: &[&str], max_bytes: u64) -> Result<Vec<NpyArray>> {
         let path = path.as_ref();
-        let problem = |problem: String| Error::Table {
-            path: path.to_path_buf(),
-            problem,
-        };
         let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut archive = zip::ZipArchive::new(io::BufReader::new(file))
-            .map_err(|e| problem(format!("not an .npz (zip) archive: {e}")))?;
+        Self::npz_from(io::BufReader::new(file), path, names, max_bytes)
+    }
+
+    /// [`NpyArray::read_npz`] from any seekable reader (an archive in memory, say); `path`
+    /// is used in error messages.
+    pub fn npz_from(
+        reader: impl Read + io::Seek,
+        path: &Path,
+        names: &[&str],
+        max_bytes: u64,
+    ) -> Result<Vec<NpyArray>> {
+        let problem = |problem: String| Error::Table {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let mut archive =
+            zip::ZipArchive::new(reader).map_err(|e| problem(format!("not an .npz (zip) archive: {e}")))?;
         let mut arrays = Vec::with_capacity(names.len());
         for name in names {
             let entry_name = format!("{name}.npy");

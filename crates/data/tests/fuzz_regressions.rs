@@ -45,3 +45,13 @@ fn dataset_pair() {
 fn model_json() {
     replay("model_json", checks::model_json);
 }
+
+#[test]
+fn csv_table() {
+    replay("csv_table", checks::csv_table);
+}
+
+#[test]
+fn npy_bytes() {
+    replay("npy_bytes", checks::npy_bytes);
+}
