@@ -58,7 +58,8 @@ struct Descr {
 }
 
 fn descr(text: &str) -> Option<Descr> {
-    let (order, code) = text.split_at(text.len().checked_sub(2)?);
+    // The last two characters are the code; a cut inside a multi-byte character is no dtype.
+    let (order, code) = text.split_at_checked(text.len().checked_sub(2)?)?;
     let big_endian = match order {
         "<" | "|" | "=" | "" => false,
         ">" => true,
