@@ -30,13 +30,14 @@ use std::{
 };
 
 use batchprop::{Backend, Float, Init, Network, Rule, check_writable};
-use batchprop_data::{MNIST_FILES, Mnist, Split};
+use batchprop_data::{ImageBytes, MNIST_FILES, Mnist, Split, mnist_file};
 use batchprop_examples::{
     ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, TestAccuracy, check_threads,
     examples, fallback_path, given, max_load_bytes, mnist_dir, parse_args_and_matches, update_rule,
 };
 use batchprop_train::{
-    Checkpointer, Control, Engine, EpochEnd, Error, Finish, Monitor, Observer, Settings, StopFlag, Trainer, Warning,
+    Checkpointer, Control, Engine, EpochEnd, Error, Finish, Images, Monitor, Observer, Settings, Source, StopFlag,
+    Trainer, Warning,
 };
 use clap::{ArgMatches, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -114,6 +115,10 @@ struct Args {
     /// Train on all 60,000 training images (no validation set; the test set is evaluated)
     #[arg(long)]
     full_train: bool,
+    /// Expand the training images fivefold by one-pixel shifts down, up, right and left (the
+    /// book's expand_mnist.py), made on the fly from the bytes: 250,000 examples per epoch
+    #[arg(long)]
+    expand: bool,
     /// Also report cost and accuracy on the training and validation data every epoch
     #[arg(long)]
     monitor: bool,
@@ -237,7 +242,7 @@ fn checkpoint_beside(path: &Path) -> PathBuf {
 }
 
 /// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids).
-const FIXED_WHEN_RESUMING: [&str; 22] = [
+const FIXED_WHEN_RESUMING: [&str; 23] = [
     "sizes",
     "batch_size",
     "lambda",
@@ -257,6 +262,7 @@ const FIXED_WHEN_RESUMING: [&str; 22] = [
     "seed",
     "per_example",
     "full_train",
+    "expand",
     "monitor",
     "early_stop",
     "eta_schedule",
@@ -288,6 +294,7 @@ fn start<F: Float>(args: &Args, matches: &ArgMatches) -> Result<Option<(Trainer<
         let net = architecture.build(trainer.rng())?;
         let tags = trainer.tags_mut();
         tags.insert("full_train".into(), args.full_train.to_string());
+        tags.insert("expand".into(), args.expand.to_string());
         tags.insert("init".into(), architecture.init.name().into());
         return Ok(Some((trainer, net, architecture.init)));
     };
@@ -414,6 +421,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         return Ok(ExitCode::SUCCESS);
     };
     let full_train = trainer.tags().get("full_train").is_some_and(|v| v == "true");
+    let expand = trainer.tags().get("expand").is_some_and(|v| v == "true");
     // Checkpoints: --checkpoint, else beside --save, else (resuming) where the run came from.
     let checkpoint = args
         .checkpoint
@@ -454,18 +462,33 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         Engine::Batched => "batched",
         Engine::PerExample => "per-example loop",
     };
+    // The training examples: the images as floats, or their bytes expanded on the fly.
+    let bytes = expand
+        .then(|| {
+            let file = |name: &str| mnist_file(&dir, name).expect("found with the others");
+            let mut bytes = ImageBytes::load_with_limit(file(MNIST_FILES[0]), file(MNIST_FILES[1]), 10, max_load)?;
+            bytes.truncate(mnist.train.len());
+            Ok::<_, BoxError>(bytes)
+        })
+        .transpose()?;
+    let expanded = bytes.as_ref().map(Images::expanded).transpose()?;
+    let in_place = examples(&mnist.train)?;
+    let train: &dyn Source<F> = match &expanded {
+        Some(images) => images,
+        None => &in_place,
+    };
     let threads = rayon::current_num_threads();
     eprintln!(
-        "Training {} on {} MNIST images from {}: {engine}, {}, {}, {threads}-thread pool, seed {}",
+        "Training {} on {} MNIST images{} from {}: {engine}, {}, {}, {threads}-thread pool, seed {}",
         describe(&net, &settings, init),
-        mnist.train.len(),
+        train.len(),
+        if expand { " (expanded fivefold by shifts)" } else { "" },
         dir.display(),
         F::NAME,
         Backend::current().describe(),
         settings.seed,
     );
 
-    let train = examples(&mnist.train)?;
     // Validation data, or the test data when there is none (--full-train).
     let (evaluation_set, evaluation_name) = if mnist.validation.is_empty() {
         (&mnist.test, "test")
@@ -528,7 +551,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         let place = match finish {
             Finish::Interrupted { epoch, batches_done } => format!(
                 "in epoch {epoch} after {batches_done} of {} mini-batches",
-                mnist.train.len().div_ceil(settings.batch_size)
+                train.len().div_ceil(settings.batch_size)
             ),
             _ => format!("after epoch {}", trainer.epochs_done().saturating_sub(1)),
         };
@@ -586,7 +609,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         net: &net,
         init,
         trainer: &trainer,
-        train_examples: mnist.train.len(),
+        train_examples: train.len(),
         test_correct: &report.test.correct,
         test_total: mnist.test.len(),
     };

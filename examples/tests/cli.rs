@@ -630,3 +630,28 @@ fn early_stopping_saves_the_best_epoch_and_says_so() {
     );
     assert!(model.exists());
 }
+
+#[test]
+fn expand_trains_on_five_shifted_copies_of_each_image() {
+    let out = run(
+        "mnist",
+        &[
+            "--data",
+            &mnist_dir(),
+            "--sizes",
+            "784,16,10",
+            "--epochs",
+            "1",
+            "--expand",
+            "--json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("on 250000 MNIST images (expanded fivefold by shifts)"),
+        "{stderr}"
+    );
+    let epochs = epochs_of(&out);
+    assert!(epochs[0]["test_correct"].as_u64().unwrap() > 8_500, "{}", epochs[0]);
+}

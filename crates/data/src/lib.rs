@@ -30,7 +30,7 @@ mod idx;
 mod npy;
 mod table;
 
-pub use dataset::{DEFAULT_MAX_LOAD_BYTES, Dataset, MNIST_FILES, Mnist, Split, mnist_file};
+pub use dataset::{DEFAULT_MAX_LOAD_BYTES, Dataset, ImageBytes, MNIST_FILES, Mnist, Split, mnist_file};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use idx::{Idx, IdxData, IdxType, describe_magic, magic, parse_idx, read_idx};

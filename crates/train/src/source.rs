@@ -236,3 +236,123 @@ impl<F: Float> Source<F> for Examples<'_, F> {
         self.target_scale
     }
 }
+
+/// `u8` images as the trainer's input, gathered on the fly as `p / 255` (the book's scaling)
+/// into the batch buffer: no float copy of the set is ever made. With [`Images::expanded`],
+/// each image also counts shifted by one pixel down, up, right and left, the rolled-in row or
+/// column black, as the book's `expand_mnist.py` makes them (chapter 6): five examples per
+/// image, example `5i + s` being image `i` under shift `s`.
+#[derive(Clone, Debug)]
+pub struct Images<'a> {
+    bytes: &'a batchprop_data::ImageBytes,
+    labels: Vec<u32>, // (N × variants): each image's label, once per variant
+    variants: usize,  // 1, or 5 expanded
+}
+
+/// The shifts of [`Images::expanded`], in `expand_mnist.py`'s order: none, down, up, right,
+/// left, as (rows, columns) moved.
+const SHIFTS: [(isize, isize); 5] = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)];
+
+impl<'a> Images<'a> {
+    /// The images as they are.
+    pub fn new(bytes: &'a batchprop_data::ImageBytes) -> Self {
+        Images {
+            bytes,
+            labels: bytes.labels().to_vec(),
+            variants: 1,
+        }
+    }
+
+    /// The images and their four one-pixel shifts; 2-dimensional images only.
+    pub fn expanded(bytes: &'a batchprop_data::ImageBytes) -> Result<Self> {
+        if bytes.item_shape().len() != 2 {
+            return Err(Error::Data {
+                what: "images",
+                problem: format!("shifting needs 2-dimensional images, not {:?}", bytes.item_shape()),
+            });
+        }
+        let labels = bytes
+            .labels()
+            .iter()
+            .flat_map(|&l| std::iter::repeat_n(l, SHIFTS.len()))
+            .collect();
+        Ok(Images {
+            bytes,
+            labels,
+            variants: SHIFTS.len(),
+        })
+    }
+}
+
+impl<F: Float> Source<F> for Images<'_> {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn input_size(&self) -> usize {
+        self.bytes.pixels().ncols()
+    }
+
+    fn targets(&self) -> Targets<'_, F> {
+        Targets::Classes {
+            labels: &self.labels,
+            classes: self.bytes.classes(),
+        }
+    }
+
+    fn gather(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
+        let pixels = self.bytes.pixels();
+        let shape = self.bytes.item_shape();
+        let cols = shape.get(1).copied().unwrap_or(1) as isize;
+        let rows = shape[0] as isize;
+        let scale = 1.0 / 255.0;
+        for (mut column, &k) in x.columns_mut().into_iter().zip(indices) {
+            let (image, (dr, dc)) = (k / self.variants, SHIFTS[k % self.variants]);
+            let source = pixels.row(image);
+            if (dr, dc) == (0, 0) {
+                for (v, &p) in column.iter_mut().zip(source) {
+                    *v = F::from_f64(f64::from(p) * scale);
+                }
+                continue;
+            }
+            for r in 0..rows {
+                for c in 0..cols {
+                    let (sr, sc) = (r - dr, c - dc);
+                    let p = if (0..rows).contains(&sr) && (0..cols).contains(&sc) {
+                        source[(sr * cols + sc) as usize]
+                    } else {
+                        0
+                    };
+                    column[(r * cols + c) as usize] = F::from_f64(f64::from(p) * scale);
+                }
+            }
+        }
+    }
+}
+
+/// A borrowed source (a `&dyn Source`, say, chosen at run time) is a source.
+impl<F: Float, S: Source<F> + ?Sized> Source<F> for &S {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+
+    fn input_size(&self) -> usize {
+        (**self).input_size()
+    }
+
+    fn targets(&self) -> Targets<'_, F> {
+        (**self).targets()
+    }
+
+    fn gather(&self, indices: &[usize], x: ArrayViewMut2<F>) {
+        (**self).gather(indices, x)
+    }
+
+    fn inputs(&self) -> Option<ArrayView2<'_, F>> {
+        (**self).inputs()
+    }
+
+    fn target_scale(&self) -> Option<&[f64]> {
+        (**self).target_scale()
+    }
+}
