@@ -25,7 +25,7 @@ use std::{
 };
 
 use batchprop::{Init, Rule};
-use batchprop_data::{Column, CsvOptions, NpySource, Scaling, Table, Task};
+use batchprop_data::{ClassOrder, Column, CsvOptions, NpySource, Scaling, Table, Task};
 use batchprop_examples::{
     ActivationArg, BoxError, Dtype, InitArg, OptimizerArg, check_threads, max_load_bytes, parse_args, update_rule,
 };
@@ -62,6 +62,9 @@ struct Args {
     /// Classes or values [default: inferred from the target]
     #[arg(long, value_enum)]
     task: Option<TaskArg>,
+    /// How class names are numbered (the header line lists them in this order)
+    #[arg(long, value_enum, default_value_t = OrderArg::Sorted)]
+    class_order: OrderArg,
     /// Rows held out for testing, drawn with the seed (ignored with --test)
     #[arg(long, value_name = "F", default_value_t = 0.2)]
     test_fraction: f64,
@@ -156,6 +159,15 @@ enum TaskArg {
     Regress,
 }
 
+/// `--class-order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OrderArg {
+    /// Sorted, numerically when every name is a number (scikit-learn's LabelEncoder)
+    Sorted,
+    /// In the order they first appear in the file
+    FirstSeen,
+}
+
 /// `--scale`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ScaleArg {
@@ -220,6 +232,10 @@ fn read<F: ModelFloat>(args: &Args, path: Option<&Path>) -> Result<Table<F>, Box
             .as_ref()
             .map(|f| f.iter().map(|c| Column::parse(c)).collect()),
         task,
+        class_order: match args.class_order {
+            OrderArg::Sorted => ClassOrder::Sorted,
+            OrderArg::FirstSeen => ClassOrder::FirstSeen,
+        },
         max_bytes,
         ..CsvOptions::default()
     };

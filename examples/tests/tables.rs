@@ -147,3 +147,76 @@ fn bad_tables_and_flags_are_one_line_errors() {
     one_line_error(&run("train", &[&iris, "--save", "/dev/null"]), 1, &["character device"]);
     one_line_error(&run("train", &[]), 1, &["give the data"]);
 }
+
+#[test]
+fn numpy_archives_separate_test_files_and_class_order() {
+    let dir = TempDir::new().unwrap();
+    // An .npz as np.savez writes it (stored), with x: (40, 2) f8 and y: (40,) i8.
+    let npy = |descr: &str, shape: &str, data: Vec<u8>| {
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (11 + header.len()) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend(data);
+        out
+    };
+    let x: Vec<u8> = (0..80)
+        .flat_map(|k| (((k * 7919) % 100) as f64 / 50.0 - 1.0).to_le_bytes())
+        .collect();
+    let xs: Vec<f64> = (0..80).map(|k| ((k * 7919) % 100) as f64 / 50.0 - 1.0).collect();
+    let y: Vec<u8> = (0..40).flat_map(|i| i64::from(xs[2 * i] > 0.0).to_le_bytes()).collect();
+    let path = dir.path().join("d.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    for (name, bytes) in [("x.npy", npy("<f8", "(40, 2)", x)), ("y.npy", npy("<i8", "(40,)", y))] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let out = run(
+        "train",
+        &[&path.display().to_string(), "--epochs", "5", "--hidden", "8"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("classify y (2 classes: 0, 1)"),
+        "{stderr}"
+    );
+
+    // A separate test file, and classes numbered as first seen.
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let rows = |n: usize| -> String {
+        std::iter::once("a,b,kind\n".to_string())
+            .chain((0..n).map(|i| format!("{i},{},{}\n", i % 7, ["zeta", "alpha"][i % 2])))
+            .collect()
+    };
+    let train = write("train.csv", &rows(60));
+    let test = write("test.csv", &rows(12));
+    let out = run(
+        "train",
+        &[
+            &train,
+            "--test",
+            &test,
+            "--class-order",
+            "first-seen",
+            "--epochs",
+            "3",
+            "--json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(2 classes: zeta, alpha)") && stderr.contains("on 60 of the 60 rows"),
+        "{stderr}"
+    );
+    assert_eq!(json_lines(&out.stdout)[0]["test_total"], 12);
+}
