@@ -883,7 +883,7 @@ fn evaluate<F: Float>(
     };
     let n = data.len();
     let (mut cost_sum, mut correct) = (F::zero(), 0);
-    let mut part = |x: ArrayView2<F>, start: usize| -> Result<()> {
+    let part = |x: ArrayView2<F>, start: usize| -> Result<()> {
         let end = start + x.ncols();
         if let Some(y) = &y {
             cost_sum += net.cost_sum(x, y.slice(s![.., start..end]))?;
@@ -893,21 +893,7 @@ fn evaluate<F: Float>(
         }
         Ok(())
     };
-    match data.inputs() {
-        Some(x) => part(x, 0)?,
-        None => {
-            let mut buffer = Array2::zeros((data.input_size(), n.min(EVAL_CHUNK)).f());
-            let mut indices = Vec::with_capacity(EVAL_CHUNK);
-            for start in (0..n).step_by(EVAL_CHUNK) {
-                let end = (start + EVAL_CHUNK).min(n);
-                indices.clear();
-                indices.extend(start..end);
-                let mut x = buffer.slice_mut(s![.., ..end - start]);
-                data.gather(&indices, x.view_mut());
-                part(x.view(), start)?;
-            }
-        }
-    }
+    in_chunks(data, false, part)?;
     let cost = match y {
         Some(_) => Some(net.regularised_mean(cost_sum, F::from_usize(n), lambda)?.as_f64()),
         None => None,
@@ -929,6 +915,36 @@ fn evaluate<F: Float>(
     })
 }
 
+/// Calls `f(x, start)` on `data`'s inputs `X: (n_0 × N)` in order: read in place when the
+/// source holds them (in one piece, or in chunks of [`EVAL_CHUNK`] columns if `chunked`),
+/// else gathered into one buffer, chunk by chunk. Either way `f` sees every column once.
+fn in_chunks<F: Float>(
+    data: &(impl Source<F> + ?Sized),
+    chunked: bool,
+    mut f: impl FnMut(ArrayView2<F>, usize) -> Result<()>,
+) -> Result<()> {
+    let n = data.len();
+    match data.inputs() {
+        Some(x) if !chunked => f(x, 0),
+        Some(x) => (0..n)
+            .step_by(EVAL_CHUNK)
+            .try_for_each(|start| f(x.slice(s![.., start..(start + EVAL_CHUNK).min(n)]), start)),
+        None => {
+            let mut buffer = Array2::zeros((data.input_size(), n.min(EVAL_CHUNK)).f());
+            let mut indices = Vec::with_capacity(EVAL_CHUNK);
+            for start in (0..n).step_by(EVAL_CHUNK) {
+                let end = (start + EVAL_CHUNK).min(n);
+                indices.clear();
+                indices.extend(start..end);
+                let mut x = buffer.slice_mut(s![.., ..end - start]);
+                data.gather(&indices, x.view_mut());
+                f(x.view(), start)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Mean squared and absolute errors (in the targets' own units, through
 /// [`Source::target_scale`]) and R² averaged over the outputs, of `net` on value targets
 /// `y: (n_L × N)`, in chunks of [`EVAL_CHUNK`] examples.
@@ -945,20 +961,9 @@ pub(crate) fn regression_errors<F: Float>(
         .map(|r| r.iter().map(|v| v.as_f64()).sum::<f64>() / n as f64)
         .collect();
     let (mut sse, mut sae, mut sst) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]); // (n_L) each
-    let mut buffer = Array2::zeros((data.input_size(), n.min(EVAL_CHUNK)).f());
-    let mut indices = Vec::with_capacity(EVAL_CHUNK);
-    for start in (0..n).step_by(EVAL_CHUNK) {
-        let end = (start + EVAL_CHUNK).min(n);
-        let a = match data.inputs() {
-            Some(x) => net.feedforward(x.slice(s![.., start..end]))?,
-            None => {
-                indices.clear();
-                indices.extend(start..end);
-                let mut x = buffer.slice_mut(s![.., ..end - start]);
-                data.gather(&indices, x.view_mut());
-                net.feedforward(x.view())?
-            }
-        }; // A^L: (n_L × chunk)
+    in_chunks(data, true, |x, start| {
+        let end = start + x.ncols();
+        let a = net.feedforward(x)?; // A^L: (n_L × chunk)
         for r in 0..k {
             for (&a, &t) in a.row(r).iter().zip(y.slice(s![r, start..end])) {
                 let (e, d) = (a.as_f64() - t.as_f64(), t.as_f64() - mean[r]);
@@ -967,7 +972,8 @@ pub(crate) fn regression_errors<F: Float>(
                 sst[r] += d * d;
             }
         }
-    }
+        Ok(())
+    })?;
     let per = (n * k) as f64;
     let mse = (0..k).map(|r| sse[r] * units[r] * units[r]).sum::<f64>() / per;
     let mae = (0..k).map(|r| sae[r] * units[r]).sum::<f64>() / per;
