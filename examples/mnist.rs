@@ -32,8 +32,8 @@ use std::{
 use batchprop::{Backend, Float, Init, Network, Rule, check_writable};
 use batchprop_data::{ImageBytes, MNIST_FILES, Mnist, Split, mnist_file};
 use batchprop_examples::{
-    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, TestAccuracy, check_threads,
-    examples, fallback_path, given, max_load_bytes, mnist_dir, parse_args_and_matches, update_rule,
+    ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, RuleFlags, TestAccuracy,
+    check_threads, examples, fallback_path, given, max_load_bytes, mnist_dir, parse_args_and_matches,
 };
 use batchprop_train::{
     Checkpointer, Control, Engine, EpochEnd, Error, Finish, Images, Monitor, Observer, Settings, Source, StopFlag,
@@ -76,21 +76,8 @@ struct Args {
     /// Update rule
     #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
     optimizer: OptimizerArg,
-    /// Momentum μ for SGD (0 is plain SGD)
-    #[arg(long, value_name = "MU")]
-    momentum: Option<f64>,
-    /// Nesterov momentum (with --momentum)
-    #[arg(long)]
-    nesterov: bool,
-    /// Adam's β₁
-    #[arg(long, default_value_t = 0.9)]
-    beta1: f64,
-    /// Adam's β₂
-    #[arg(long, default_value_t = 0.999)]
-    beta2: f64,
-    /// Adam's ε
-    #[arg(long, default_value_t = 1e-8)]
-    epsilon: f64,
+    #[command(flatten)]
+    rule: RuleFlags,
     /// Cost function (log-likelihood puts a softmax on the output layer)
     #[arg(long, value_enum, default_value_t = CostArg::Quadratic)]
     cost: CostArg,
@@ -200,12 +187,7 @@ fn dtype(args: &Args) -> Result<Dtype, BoxError> {
 }
 
 fn settings(args: &Args) -> Result<Settings, BoxError> {
-    let rule = update_rule(
-        args.optimizer,
-        args.momentum,
-        args.nesterov,
-        (args.beta1, args.beta2, args.epsilon),
-    )?;
+    let rule = args.rule.rule(args.optimizer)?;
     Ok(Settings {
         epochs: args.epochs.unwrap_or(30),
         batch_size: args.batch_size as usize,

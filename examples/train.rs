@@ -27,7 +27,7 @@ use std::{
 use batchprop::{Init, Rule};
 use batchprop_data::{ClassOrder, Column, CsvOptions, NpySource, Scaling, Table, Task};
 use batchprop_examples::{
-    ActivationArg, BoxError, Dtype, InitArg, OptimizerArg, check_threads, max_load_bytes, parse_args, update_rule,
+    ActivationArg, BoxError, Dtype, InitArg, OptimizerArg, RuleFlags, check_threads, max_load_bytes, parse_args,
 };
 use batchprop_train::{
     Control, EpochEnd, Metric, Model, ModelFloat, Monitor, Observer, Score, Scorer, Settings, Spec, Trainer, Warning,
@@ -110,21 +110,8 @@ struct Args {
     /// Update rule
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     optimizer: OptimizerArg,
-    /// Momentum μ for --optimizer sgd
-    #[arg(long, value_name = "MU")]
-    momentum: Option<f64>,
-    /// Nesterov momentum (with --momentum)
-    #[arg(long)]
-    nesterov: bool,
-    /// Adam's β₁
-    #[arg(long, default_value_t = 0.9)]
-    beta1: f64,
-    /// Adam's β₂
-    #[arg(long, default_value_t = 0.999)]
-    beta2: f64,
-    /// Adam's ε
-    #[arg(long, default_value_t = 1e-8)]
-    epsilon: f64,
+    #[command(flatten)]
+    rule: RuleFlags,
     /// Stop after N epochs without a lower validation cost, keeping the best epoch's network
     /// (needs --validation-fraction)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -244,12 +231,7 @@ fn read<F: ModelFloat>(args: &Args, path: Option<&Path>) -> Result<Table<F>, Box
 
 fn run<F: ModelFloat>(args: &Args) -> Result<(), BoxError> {
     let wall = Instant::now();
-    let rule = update_rule(
-        args.optimizer,
-        args.momentum,
-        args.nesterov,
-        (args.beta1, args.beta2, args.epsilon),
-    )?;
+    let rule = args.rule.rule(args.optimizer)?;
     if args.early_stop.is_some() && args.validation_fraction == 0.0 {
         return Err("--early-stop watches validation rows: give --validation-fraction F".into());
     }

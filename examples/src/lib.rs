@@ -192,6 +192,39 @@ pub fn update_rule(
     }
 }
 
+/// The update rule's own flags, shared by the tools (`--optimizer` stays each tool's, with
+/// its own default).
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct RuleFlags {
+    /// Momentum μ for --optimizer sgd (0 is plain SGD)
+    #[arg(long, value_name = "MU")]
+    pub momentum: Option<f64>,
+    /// Nesterov momentum (with --momentum)
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Adam's β₁
+    #[arg(long, default_value_t = 0.9)]
+    pub beta1: f64,
+    /// Adam's β₂
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f64,
+    /// Adam's ε
+    #[arg(long, default_value_t = 1e-8)]
+    pub epsilon: f64,
+}
+
+impl RuleFlags {
+    /// The rule these flags and `optimizer` ask for ([`update_rule`]).
+    pub fn rule(&self, optimizer: OptimizerArg) -> Result<Rule, BoxError> {
+        update_rule(
+            optimizer,
+            self.momentum,
+            self.nesterov,
+            (self.beta1, self.beta2, self.epsilon),
+        )
+    }
+}
+
 /// `--dtype`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Dtype {
