@@ -156,22 +156,11 @@ impl<F: Float> Dataset<F> {
         (labels, labels_path): (&Idx, &Path),
         classes: usize,
     ) -> Result<Self> {
-        check_kind(images_path, images, Kind::Images)?;
-        check_kind(labels_path, labels, Kind::Labels)?;
-        let (n_images, n_labels) = (images.dims[0], labels.dims[0]);
-        if n_images != n_labels {
-            return Err(Error::CountMismatch {
-                images: images_path.to_path_buf(),
-                n_images,
-                labels: labels_path.to_path_buf(),
-                n_labels,
-            });
-        }
-        let labels = class_labels(labels_path, labels, classes)?;
+        let labels = checked_labels((images, images_path), (labels, labels_path), classes)?;
         let item_shape = images.dims[1..].to_vec();
         let pixels = item_shape.iter().product();
         let values = image_values(images_path, images, pixels)?;
-        let images = Array2::from_shape_vec((n_images, pixels), values).expect("sizes checked by read_idx");
+        let images = Array2::from_shape_vec((labels.len(), pixels), values).expect("sizes checked by read_idx");
         Ok(Dataset {
             images,
             labels,
@@ -253,6 +242,27 @@ impl<F> Dataset<F> {
         };
         (part(values, labels), part(rest, rest_labels))
     }
+}
+
+/// The labels of an image/label pair, checked: images of ≥ 2 dimensions, labels of one
+/// integer dimension, as many of each, every label below `classes`.
+fn checked_labels(
+    (images, images_path): (&Idx, &Path),
+    (labels, labels_path): (&Idx, &Path),
+    classes: usize,
+) -> Result<Vec<u32>> {
+    check_kind(images_path, images, Kind::Images)?;
+    check_kind(labels_path, labels, Kind::Labels)?;
+    let (n_images, n_labels) = (images.dims[0], labels.dims[0]);
+    if n_images != n_labels {
+        return Err(Error::CountMismatch {
+            images: images_path.to_path_buf(),
+            n_images,
+            labels: labels_path.to_path_buf(),
+            n_labels,
+        });
+    }
+    class_labels(labels_path, labels, classes)
 }
 
 /// What a file of a pair should hold.
@@ -509,8 +519,7 @@ impl ImageBytes {
             labels_path,
             &mut budget.header_check(labels_path, size_of::<u32>(), "u32"),
         )?;
-        check_kind(images_path, &images, Kind::Images)?;
-        check_kind(labels_path, &labels, Kind::Labels)?;
+        let labels = checked_labels((&images, images_path), (&labels, labels_path), classes)?;
         let IdxData::U8(bytes) = images.data else {
             return Err(Error::WrongKind {
                 path: images_path.to_path_buf(),
@@ -520,18 +529,8 @@ impl ImageBytes {
                 ),
             });
         };
-        let (n_images, n_labels) = (images.dims[0], labels.dims[0]);
-        if n_images != n_labels {
-            return Err(Error::CountMismatch {
-                images: images_path.to_path_buf(),
-                n_images,
-                labels: labels_path.to_path_buf(),
-                n_labels,
-            });
-        }
-        let labels = class_labels(labels_path, &labels, classes)?;
         let item_shape = images.dims[1..].to_vec();
-        let pixels = Array2::from_shape_vec((n_images, item_shape.iter().product()), bytes).expect("sizes checked");
+        let pixels = Array2::from_shape_vec((labels.len(), item_shape.iter().product()), bytes).expect("sizes checked");
         Ok(ImageBytes {
             pixels,
             labels,
