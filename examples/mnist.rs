@@ -22,18 +22,16 @@ use std::{
     io::IsTerminal,
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
+    sync::atomic::Ordering,
     time::Instant,
 };
 
 use batchprop::{Backend, Float, Init, Network, Rule, check_writable};
-use batchprop_data::{ImageBytes, MNIST_FILES, Mnist, Split, mnist_file};
+use batchprop_data::{Dataset, ImageBytes, MNIST_FILES, Mnist, Split};
 use batchprop_examples::{
     ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, RuleFlags, TestAccuracy,
-    check_threads, examples, fallback_path, given, max_load_bytes, mnist_dir, parse_args_and_matches,
+    check_threads, checkpoint_beside, continue_run, examples, given, keep_run, max_load_bytes, mnist_dir, on_signals,
+    parse_args_and_matches, refuse_when_resuming, report_interrupt, run_dtype, save_or_fallback, stopped_at,
 };
 use batchprop_train::{
     Checkpointer, Control, Engine, EpochEnd, Error, Finish, Images, Monitor, Observer, Settings, Source, StopFlag,
@@ -42,7 +40,6 @@ use batchprop_train::{
 use clap::{ArgMatches, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Train a fully-connected network on MNIST by backpropagating whole mini-batches, and print
 /// the book's per-epoch test accuracy.
@@ -152,7 +149,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let result = check_threads(args.threads).and_then(|threads| {
-        let dtype = dtype(&args)?;
+        let dtype = run_dtype(args.resume.as_deref(), args.dtype)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.unwrap_or(0))
             .build()?;
@@ -169,20 +166,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The precision to run in: the saved run's when resuming, else `--dtype`.
-fn dtype(args: &Args) -> Result<Dtype, BoxError> {
-    let Some(path) = &args.resume else {
-        return Ok(args.dtype);
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not a saved network: {e}", path.display()))?;
-    match json["dtype"].as_str() {
-        Some("f64") => Ok(Dtype::F64),
-        _ => Ok(Dtype::F32),
     }
 }
 
@@ -215,12 +198,6 @@ fn settings(args: &Args) -> Result<Settings, BoxError> {
         eta_schedule: args.eta_schedule.map(|n| n as usize),
         ..Settings::book()
     })
-}
-
-/// `NAME.checkpoint.json` beside `path`.
-fn checkpoint_beside(path: &Path) -> PathBuf {
-    let stem = path.file_stem().unwrap_or(path.as_os_str()).to_string_lossy();
-    path.with_file_name(format!("{stem}.checkpoint.json"))
 }
 
 /// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids).
@@ -280,61 +257,23 @@ fn start<F: Float>(args: &Args, matches: &ArgMatches) -> Result<Option<(Trainer<
         tags.insert("init".into(), architecture.init.name().into());
         return Ok(Some((trainer, net, architecture.init)));
     };
-    if let Some(flag) = FIXED_WHEN_RESUMING.iter().find(|id| given(matches, id)) {
-        return Err(format!(
-            "--{} cannot change when resuming: the run in {} goes on with the settings it was saved with \
-             (only --epochs and --eta can change mid-run); start a new run to change it",
-            flag.replace('_', "-"),
-            path.display()
-        )
-        .into());
-    }
+    refuse_when_resuming(matches, &FIXED_WHEN_RESUMING, path)?;
     let (mut trainer, net) = Trainer::<F>::resume(path)?;
-    let (done, total) = (trainer.epochs_done(), trainer.settings().epochs);
-    if let Some(epochs) = args.epochs {
-        trainer.set_epochs(epochs)?;
+    let eta = given(matches, "eta").then_some(args.eta);
+    if !continue_run(&mut trainer, path, args.epochs, eta)? {
+        return Ok(None);
     }
-    if given(matches, "eta") && args.eta != trainer.eta() {
-        eprintln!("η is {} from epoch {done} on (it was {})", args.eta, trainer.eta());
-        trainer.set_eta(args.eta)?;
-    }
-    match trainer.finished() {
-        Some(Finish::Completed) => {
-            eprintln!(
-                "The run in {} is finished: {done} of {} epochs done; nothing to train or save. Pass --epochs N \
-                 (more than {done}) to train it further.",
-                path.display(),
-                trainer.settings().epochs
-            );
-            return Ok(None);
-        }
-        Some(how) => {
-            eprintln!(
-                "The run in {} is finished ({}); nothing to train or save.",
-                path.display(),
-                match how {
-                    Finish::EarlyStopped { best_epoch } =>
-                        format!("early stopping ended it, keeping epoch {best_epoch}"),
-                    _ => "the η schedule ended it".into(),
-                }
-            );
-            return Ok(None);
-        }
-        None => {}
-    }
-    eprintln!(
-        "Resuming {} after epoch {done} of {total}{}, with its saved settings",
-        path.display(),
-        if total == trainer.settings().epochs {
-            String::new()
-        } else {
-            format!(" (now of {})", trainer.settings().epochs)
-        }
-    );
     let init = (trainer.tags().get("init"))
         .and_then(|name| Init::from_name(name))
         .unwrap_or_default();
     Ok(Some((trainer, net, init)))
+}
+
+/// MNIST's training images as the run reads them.
+enum TrainImages<F> {
+    Floats(Dataset<F>),
+    /// `--expand`: the bytes, gathered shifted.
+    Bytes(ImageBytes),
 }
 
 const MNIST_INPUTS: usize = 784;
@@ -367,36 +306,6 @@ fn existing_model<F: Float>(path: &Path, overwrite: bool) -> Result<Option<Netwo
     }
 }
 
-/// Saves with `save` to `path`, or, if that fails, to [`fallback_path`]: the error then
-/// names where the work went.
-fn save_or_fallback(what: &str, path: &Path, save: impl Fn(&Path) -> Result<(), BoxError>) -> Result<(), BoxError> {
-    let Err(e) = save(path) else {
-        return Ok(());
-    };
-    let fallback = fallback_path(path);
-    match save(&fallback) {
-        Ok(()) => Err(format!(
-            "could not save {what}: {e}; it is saved in {} instead",
-            fallback.display()
-        )
-        .into()),
-        Err(e2) => Err(format!("could not save {what}: {e}; nor in {}: {e2}", fallback.display()).into()),
-    }
-}
-
-/// The first SIGINT (Ctrl-C) or SIGTERM sets the returned flag, which the trainer checks
-/// between mini-batches, and records the signal; a second one exits at once.
-fn on_signals() -> Result<(Arc<AtomicBool>, Arc<AtomicUsize>), BoxError> {
-    let (stop, which) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    for signal in [SIGINT, SIGTERM] {
-        // Registered first, so that it sees the flag as the previous signal left it.
-        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop))?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-        signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
-    }
-    Ok((stop, which))
-}
-
 fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, BoxError> {
     let wall = Instant::now();
     let Some((mut trainer, mut net, init)) = start::<F>(args, matches)? else {
@@ -424,13 +333,24 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
     let max_load = max_load_bytes(args.max_load_gb)?;
     let dir = mnist_dir(args.data.as_deref(), &MNIST_FILES)?;
     let split = if full_train { Split::Full } else { Split::Book };
-    let mnist = Mnist::<F>::load_with_limit(&dir, split, max_load)?;
+    // The training images as floats, or (--expand) as bytes, shifted on the fly.
+    let (train_images, validation, test) = if expand {
+        let mnist = Mnist::<F, ImageBytes>::load_bytes_with_limit(&dir, split, max_load)?;
+        (TrainImages::Bytes(mnist.train), mnist.validation, mnist.test)
+    } else {
+        let mnist = Mnist::<F>::load_with_limit(&dir, split, max_load)?;
+        (TrainImages::Floats(mnist.train), mnist.validation, mnist.test)
+    };
+    let images = match &train_images {
+        TrainImages::Floats(d) => d.len(),
+        TrainImages::Bytes(b) => b.len(),
+    };
     let settings = trainer.settings().clone();
-    if settings.batch_size > mnist.train.len() {
+    if settings.batch_size > images {
         return Err(format!(
             "--batch-size {} is larger than the {} training images{}",
             settings.batch_size,
-            mnist.train.len(),
+            images,
             if full_train {
                 ""
             } else {
@@ -444,20 +364,16 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         Engine::Batched => "batched",
         Engine::PerExample => "per-example loop",
     };
-    // The training examples: the images as floats, or their bytes expanded on the fly.
-    let bytes = expand
-        .then(|| {
-            let file = |name: &str| mnist_file(&dir, name).expect("found with the others");
-            let mut bytes = ImageBytes::load_with_limit(file(MNIST_FILES[0]), file(MNIST_FILES[1]), 10, max_load)?;
-            bytes.truncate(mnist.train.len());
-            Ok::<_, BoxError>(bytes)
-        })
-        .transpose()?;
-    let expanded = bytes.as_ref().map(Images::expanded).transpose()?;
-    let in_place = examples(&mnist.train)?;
-    let train: &dyn Source<F> = match &expanded {
-        Some(images) => images,
-        None => &in_place,
+    let (in_place, expanded);
+    let train: &dyn Source<F> = match &train_images {
+        TrainImages::Floats(floats) => {
+            in_place = examples(floats)?;
+            &in_place
+        }
+        TrainImages::Bytes(bytes) => {
+            expanded = Images::expanded(bytes)?;
+            &expanded
+        }
     };
     let threads = rayon::current_num_threads();
     eprintln!(
@@ -472,10 +388,10 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
     );
 
     // Validation data, or the test data when there is none (--full-train).
-    let (evaluation_set, evaluation_name) = if mnist.validation.is_empty() {
-        (&mnist.test, "test")
+    let (evaluation_set, evaluation_name) = if validation.is_empty() {
+        (&test, "test")
     } else {
-        (&mnist.validation, "validation")
+        (&validation, "validation")
     };
     let evaluation = examples(evaluation_set)?;
     let mut report = Report {
@@ -487,7 +403,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
             ProgressBar::hidden()
         },
         json: args.json,
-        test: TestAccuracy::new(&mnist.test),
+        test: TestAccuracy::new(&test),
     };
     let mut checkpointer = Checkpointer {
         path: checkpoint.clone().unwrap_or_default(),
@@ -506,50 +422,16 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         trainer.fit(&mut net, &train, Some(&evaluation), &mut (&mut interrupt, &mut report))
     };
     report.bar.finish_and_clear();
-    let save_checkpoint = |path: &Path| {
-        save_or_fallback(&format!("the checkpoint to {}", path.display()), path, |p| {
-            Ok(trainer.save_checkpoint(&net, p)?)
-        })
-    };
+    let save_checkpoint = |path: &Path| -> Result<(), BoxError> { Ok(trainer.save_checkpoint(&net, path)?) };
     let finish = match result {
         Ok(finish) => finish,
         Err(e @ Error::Diverged { .. }) => return Err(with_flag_hints(e, trainer.eta(), &net, init)),
-        // The trained network is good; what failed was saving a checkpoint (a full disk, a
-        // directory removed) or an observer: keep the run where it can be found.
-        Err(e @ (Error::Core(batchprop::Error::Io { .. }) | Error::Observer(_))) => {
-            let path = checkpoint
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("mnist.checkpoint.json"));
-            let fallback = fallback_path(&path);
-            return Err(match trainer.save_checkpoint(&net, &fallback) {
-                Ok(()) => format!("{e}; the run is saved in {} (for --resume)", fallback.display()).into(),
-                Err(e2) => format!("{e}; nor could the run be saved in {}: {e2}", fallback.display()).into(),
-            });
-        }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(keep_run(e, checkpoint.as_deref(), "mnist", save_checkpoint)),
     };
     let signal = signal.load(Ordering::Relaxed);
     if signal != 0 && matches!(finish, Finish::Interrupted { .. } | Finish::Stopped) {
-        let place = match finish {
-            Finish::Interrupted { epoch, batches_done } => format!(
-                "in epoch {epoch} after {batches_done} of {} mini-batches",
-                train.len().div_ceil(settings.batch_size)
-            ),
-            _ => format!("after epoch {}", trainer.epochs_done().saturating_sub(1)),
-        };
-        match &checkpoint {
-            Some(path) => {
-                save_checkpoint(path)?;
-                eprintln!(
-                    "Interrupted {place}: the run is saved in {p}; continue it with --resume {p}",
-                    p = path.display()
-                );
-            }
-            None => eprintln!(
-                "Interrupted {place}; nothing is saved (--save FILE or --checkpoint FILE keeps an interrupted run)"
-            ),
-        }
-        return Ok(ExitCode::from(128 + signal as u8));
+        let place = stopped_at(&finish, &trainer, train.len().div_ceil(settings.batch_size));
+        return report_interrupt(&place, checkpoint.as_deref(), signal, save_checkpoint);
     }
 
     if let Some(path) = &args.save {
@@ -593,7 +475,7 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         trainer: &trainer,
         train_examples: train.len(),
         test_correct: &report.test.correct,
-        test_total: mnist.test.len(),
+        test_total: test.len(),
     };
     summarize(args, &run, wall.elapsed().as_secs_f64(), args.save.as_deref());
     Ok(ExitCode::SUCCESS)

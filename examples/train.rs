@@ -21,18 +21,23 @@
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
+    sync::atomic::Ordering,
     time::Instant,
 };
 
 use batchprop::{Init, Rule};
 use batchprop_data::{ClassOrder, Column, CsvOptions, NpySource, Scaling, Table, Task};
 use batchprop_examples::{
-    ActivationArg, BoxError, Dtype, InitArg, OptimizerArg, RuleFlags, check_threads, max_load_bytes, parse_args,
+    ActivationArg, BoxError, Dtype, InitArg, OptimizerArg, RuleFlags, check_threads, checkpoint_beside, continue_run,
+    given, keep_run, max_load_bytes, on_signals, parse_args_and_matches, refuse_when_resuming, report_interrupt,
+    run_dtype, save_or_fallback, stopped_at,
 };
 use batchprop_train::{
-    Control, EpochEnd, Metric, Model, ModelFloat, Monitor, Observer, Score, Scorer, Settings, Spec, Trainer, Warning,
+    Checkpointer, Control, EpochEnd, Finish, Metric, Model, ModelFloat, Monitor, Observer, Score, Scorer, Settings,
+    Spec, StopFlag, Trainer, Warning,
 };
-use clap::{Parser, ValueEnum};
+use clap::{ArgMatches, Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Train a fully-connected network on a table (CSV, .npz, or two .npy files): classes or
@@ -40,40 +45,8 @@ use serde_json::json;
 #[derive(Parser, Debug)]
 #[command(long_about = None, allow_negative_numbers = true)]
 struct Args {
-    /// The data: a .csv file or an .npz archive (or give --x and --y)
-    file: Option<PathBuf>,
-    /// NumPy features file, (n, d), with --y
-    #[arg(long, value_name = "FILE", requires = "y", conflicts_with = "file")]
-    x: Option<PathBuf>,
-    /// NumPy targets file, (n,) or (n, k), with --x
-    #[arg(long, value_name = "FILE", requires = "x")]
-    y: Option<PathBuf>,
-    /// The target column: a CSV header name or index (default: the last); in an .npz, the
-    /// targets array's name (default: y)
-    #[arg(long, value_name = "COLUMN")]
-    target: Option<String>,
-    /// The feature columns (default: every other one); in an .npz, the features array's name
-    /// (default: x)
-    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
-    features: Option<Vec<String>>,
-    /// The CSV file has no header row (columns are then named column_0, column_1, …)
-    #[arg(long)]
-    no_header: bool,
-    /// Classes or values [default: inferred from the target]
-    #[arg(long, value_enum)]
-    task: Option<TaskArg>,
-    /// How class names are numbered (the header line lists them in this order)
-    #[arg(long, value_enum, default_value_t = OrderArg::Sorted)]
-    class_order: OrderArg,
-    /// Rows held out for testing, drawn with the seed (ignored with --test)
-    #[arg(long, value_name = "F", default_value_t = 0.2)]
-    test_fraction: f64,
-    /// A separate test file (the same columns as the data)
-    #[arg(long, value_name = "FILE")]
-    test: Option<PathBuf>,
-    /// Rows held out for validation (early stopping watches them); 0 for none
-    #[arg(long, value_name = "F", default_value_t = 0.0)]
-    validation_fraction: f64,
+    #[command(flatten)]
+    data: DataFlags,
     /// Feature scaling, fitted on the training rows
     #[arg(long, value_enum, default_value_t = ScaleArg::Standard)]
     scale: ScaleArg,
@@ -128,6 +101,17 @@ struct Args {
     /// Let --save replace FILE whatever it holds
     #[arg(long)]
     overwrite: bool,
+    /// Where to save checkpoints (the model and the run's state, for --resume), and where an
+    /// interrupted run (Ctrl-C) is kept [default: beside --save, as NAME.checkpoint.json]
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Also checkpoint after every N epochs, so that a killed run keeps its progress
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    checkpoint_every: Option<u32>,
+    /// Continue the run checkpointed in FILE, on the same data (FILE, --x/--y and --test may
+    /// say where it is now) with its saved settings (--epochs and --eta may change)
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
     /// Print one JSON object per epoch, and a summary, on stdout
     #[arg(long)]
     json: bool,
@@ -139,15 +123,56 @@ struct Args {
     max_load_gb: f64,
 }
 
+/// Which data, and how it is split: saved with a checkpoint, so that `--resume` reads the
+/// same rows into the same parts.
+#[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataFlags {
+    /// The data: a .csv file or an .npz archive (or give --x and --y)
+    file: Option<PathBuf>,
+    /// NumPy features file, (n, d), with --y
+    #[arg(long, value_name = "FILE", requires = "y", conflicts_with = "file")]
+    x: Option<PathBuf>,
+    /// NumPy targets file, (n,) or (n, k), with --x
+    #[arg(long, value_name = "FILE", requires = "x")]
+    y: Option<PathBuf>,
+    /// The target column: a CSV header name or index (default: the last); in an .npz, the
+    /// targets array's name (default: y)
+    #[arg(long, value_name = "COLUMN")]
+    target: Option<String>,
+    /// The feature columns (default: every other one); in an .npz, the features array's name
+    /// (default: x)
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    /// The CSV file has no header row (columns are then named column_0, column_1, …)
+    #[arg(long)]
+    no_header: bool,
+    /// Classes or values [default: inferred from the target]
+    #[arg(long, value_enum)]
+    task: Option<TaskArg>,
+    /// How class names are numbered (the header line lists them in this order)
+    #[arg(long, value_enum, default_value_t = OrderArg::Sorted)]
+    class_order: OrderArg,
+    /// Rows held out for testing, drawn with the seed (ignored with --test)
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    test_fraction: f64,
+    /// A separate test file (the same columns as the data)
+    #[arg(long, value_name = "FILE")]
+    test: Option<PathBuf>,
+    /// Rows held out for validation (early stopping watches them); 0 for none
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    validation_fraction: f64,
+}
+
 /// `--task`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 enum TaskArg {
     Classify,
     Regress,
 }
 
 /// `--class-order`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 enum OrderArg {
     /// Sorted, numerically when every name is a number (scikit-learn's LabelEncoder)
     Sorted,
@@ -164,21 +189,22 @@ enum ScaleArg {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(args) => args,
+    let (args, matches): (Args, _) = match parse_args_and_matches() {
+        Ok(parsed) => parsed,
         Err(code) => return code,
     };
     let result = check_threads(args.threads).and_then(|threads| {
+        let dtype = run_dtype(args.resume.as_deref(), args.dtype)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.unwrap_or(0))
             .build()?;
-        pool.install(|| match args.dtype {
-            Dtype::F32 => run::<f32>(&args),
-            Dtype::F64 => run::<f64>(&args),
+        pool.install(|| match dtype {
+            Dtype::F32 => run::<f32>(&args, &matches),
+            Dtype::F64 => run::<f64>(&args, &matches),
         })
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -186,20 +212,50 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads the table the flags name.
-fn read<F: ModelFloat>(args: &Args, path: Option<&Path>) -> Result<Table<F>, BoxError> {
-    let max_bytes = max_load_bytes(args.max_load_gb)?;
-    let task = args.task.map(|t| match t {
+/// The tag under which a run's [`DataFlags`] ride in its checkpoints.
+const DATA_TAG: &str = "train.data";
+
+/// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids).
+const FIXED_WHEN_RESUMING: [&str; 24] = [
+    "target",
+    "features",
+    "no_header",
+    "task",
+    "class_order",
+    "test_fraction",
+    "validation_fraction",
+    "scale",
+    "hidden",
+    "activation",
+    "leaky_slope",
+    "init",
+    "batch_size",
+    "lambda",
+    "l1",
+    "dropout",
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "beta1",
+    "beta2",
+    "epsilon",
+    "early_stop",
+    "seed",
+];
+
+/// Reads the table the flags name: `path`, or the data's `--x`/`--y` pair.
+fn read<F: ModelFloat>(data: &DataFlags, path: Option<&Path>, max_bytes: u64) -> Result<Table<F>, BoxError> {
+    let task = data.task.map(|t| match t {
         TaskArg::Classify => Task::Classify,
         TaskArg::Regress => Task::Regress,
     });
-    if let (None, Some(x), Some(y)) = (path, &args.x, &args.y) {
+    if let (None, Some(x), Some(y)) = (path, &data.x, &data.y) {
         return Ok(Table::read_numpy(&NpySource::Pair { x, y }, task, max_bytes)?);
     }
     let path = path.ok_or("give the data: a .csv or .npz file, or --x FILE --y FILE")?;
     let is_npz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"));
     if is_npz {
-        let features = match args.features.as_deref() {
+        let features = match data.features.as_deref() {
             None => "x",
             Some([one]) => one.as_str(),
             Some(_) => return Err("in an .npz, --features names one array".into()),
@@ -207,19 +263,19 @@ fn read<F: ModelFloat>(args: &Args, path: Option<&Path>) -> Result<Table<F>, Box
         let source = NpySource::Npz {
             path,
             x: features,
-            y: args.target.as_deref().unwrap_or("y"),
+            y: data.target.as_deref().unwrap_or("y"),
         };
         return Ok(Table::read_numpy(&source, task, max_bytes)?);
     }
     let options = CsvOptions {
-        header: !args.no_header,
-        target: args.target.as_deref().map(Column::parse),
-        features: args
+        header: !data.no_header,
+        target: data.target.as_deref().map(Column::parse),
+        features: data
             .features
             .as_ref()
             .map(|f| f.iter().map(|c| Column::parse(c)).collect()),
         task,
-        class_order: match args.class_order {
+        class_order: match data.class_order {
             OrderArg::Sorted => ClassOrder::Sorted,
             OrderArg::FirstSeen => ClassOrder::FirstSeen,
         },
@@ -229,27 +285,19 @@ fn read<F: ModelFloat>(args: &Args, path: Option<&Path>) -> Result<Table<F>, Box
     Ok(Table::read_csv(path, &options)?)
 }
 
-fn run<F: ModelFloat>(args: &Args) -> Result<(), BoxError> {
-    let wall = Instant::now();
-    let rule = args.rule.rule(args.optimizer)?;
-    if args.early_stop.is_some() && args.validation_fraction == 0.0 {
-        return Err("--early-stop watches validation rows: give --validation-fraction F".into());
-    }
-    if let Some(path) = &args.save {
-        check_save(path, args.overwrite)?;
-    }
-    let table = read::<F>(args, args.file.as_deref())?;
-    let name = args
-        .file
-        .as_deref()
-        .or(args.x.as_deref())
-        .map_or("the data".into(), |p| p.display().to_string());
-    // Train / validation / test, drawn with the seed.
-    let (train, validation, test) = match &args.test {
+/// The training, validation and test parts of the data, drawn with `seed`.
+#[allow(clippy::type_complexity)]
+fn split<F: ModelFloat>(
+    data: &DataFlags,
+    seed: u64,
+    max_bytes: u64,
+) -> Result<(Table<F>, Option<Table<F>>, Table<F>), BoxError> {
+    let table = read::<F>(data, data.file.as_deref(), max_bytes)?;
+    Ok(match &data.test {
         Some(path) => {
-            let test = read::<F>(args, Some(path))?;
-            let mut parts = if args.validation_fraction > 0.0 {
-                table.split(&[args.validation_fraction], args.seed)?
+            let test = read::<F>(data, Some(path), max_bytes)?;
+            let mut parts = if data.validation_fraction > 0.0 {
+                table.split(&[data.validation_fraction], seed)?
             } else {
                 vec![table]
             };
@@ -257,46 +305,117 @@ fn run<F: ModelFloat>(args: &Args) -> Result<(), BoxError> {
             (parts.pop().expect("a training part"), validation, test)
         }
         None => {
-            let fractions: Vec<f64> = std::iter::once(args.test_fraction)
-                .chain((args.validation_fraction > 0.0).then_some(args.validation_fraction))
+            let fractions: Vec<f64> = std::iter::once(data.test_fraction)
+                .chain((data.validation_fraction > 0.0).then_some(data.validation_fraction))
                 .collect();
-            let mut parts = table.split(&fractions, args.seed)?.into_iter();
+            let mut parts = table.split(&fractions, seed)?.into_iter();
             let train = parts.next().expect("a training part");
             let test = parts.next().expect("a test part");
             (train, parts.next(), test)
         }
+    })
+}
+
+/// The resumed run's data flags: the saved ones, with the files' places as given now.
+fn resumed_data<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, path: &Path) -> Result<DataFlags, BoxError> {
+    let saved = trainer.tags().get(DATA_TAG).ok_or_else(|| {
+        format!(
+            "{} is not a checkpoint of the train tool (it has no {DATA_TAG} tag): resume it with the tool that made it",
+            path.display()
+        )
+    })?;
+    let mut data: DataFlags = serde_json::from_str(saved)
+        .map_err(|e| format!("{}: the saved {DATA_TAG} tag is not valid: {e}", path.display()))?;
+    let now = &args.data;
+    if now.file.is_some() || now.x.is_some() {
+        (data.file, data.x, data.y) = (now.file.clone(), now.x.clone(), now.y.clone());
+    }
+    if now.test.is_some() {
+        data.test = now.test.clone();
+    }
+    Ok(data)
+}
+
+fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, BoxError> {
+    let wall = Instant::now();
+    let max_bytes = max_load_bytes(args.max_load_gb)?;
+    let rule = args.rule.rule(args.optimizer)?;
+    if args.early_stop.is_some() && args.data.validation_fraction == 0.0 {
+        return Err("--early-stop watches validation rows: give --validation-fraction F".into());
+    }
+    if let Some(path) = &args.save {
+        check_save(path, args.overwrite)?;
+    }
+    // Checkpoints: --checkpoint, else beside --save, else (resuming) where the run came from.
+    let checkpoint = (args.checkpoint.clone())
+        .or_else(|| args.save.as_deref().map(checkpoint_beside))
+        .or_else(|| args.resume.clone());
+    if args.checkpoint_every.is_some() && checkpoint.is_none() {
+        return Err("--checkpoint-every needs --save FILE or --checkpoint FILE".into());
+    }
+    if let Some(path) = &checkpoint {
+        batchprop::check_writable(path)?;
+    }
+    let (resumed, data) = match &args.resume {
+        Some(path) => {
+            refuse_when_resuming(matches, &FIXED_WHEN_RESUMING, path)?;
+            let (model, mut trainer) = Model::<F>::resume(path)?;
+            let eta = given(matches, "eta").then_some(args.eta);
+            let epochs = given(matches, "epochs").then_some(args.epochs);
+            if !continue_run(&mut trainer, path, epochs, eta)? {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let data = resumed_data(args, &trainer, path)?;
+            (Some((model, trainer)), data)
+        }
+        None => (None, args.data.clone()),
     };
-    let spec = Spec {
-        hidden: args.hidden.clone(),
-        activation: args.activation.activation(args.leaky_slope),
-        init: Init::from(args.init),
-        scaling: match args.scale {
-            ScaleArg::Standard => Scaling::Standard,
-            ScaleArg::Minmax => Scaling::MinMax,
-            ScaleArg::None => Scaling::None,
-        },
+    let seed = resumed.as_ref().map_or(args.seed, |(_, t)| t.settings().seed);
+    let (train, validation, test) = split::<F>(&data, seed, max_bytes)?;
+    let name = (data.file.as_deref())
+        .or(data.x.as_deref())
+        .map_or("the data".into(), |p| p.display().to_string());
+    let scaling = match args.scale {
+        ScaleArg::Standard => Scaling::Standard,
+        ScaleArg::Minmax => Scaling::MinMax,
+        ScaleArg::None => Scaling::None,
     };
-    let settings = Settings {
-        epochs: args.epochs,
-        batch_size: args.batch_size.map_or(train.len().min(200), |b| b as usize),
-        eta: args.eta,
-        lambda: args.lambda,
-        l1: args.l1,
-        dropout: args.dropout,
-        rule,
-        seed: args.seed,
-        monitor: Monitor {
-            evaluation_accuracy: false,
-            ..Monitor::default()
-        },
-        early_stop: args.early_stop.map(|n| n as usize),
-        // The validation cost, not the accuracy: on a small validation set the accuracy
-        // peaks within a few epochs and ties after, which would keep a barely trained network.
-        metric: Metric::Cost,
-        ..Settings::book()
+    let (mut model, mut trainer) = match resumed {
+        Some(resumed) => resumed,
+        None => {
+            let spec = Spec {
+                hidden: args.hidden.clone(),
+                activation: args.activation.activation(args.leaky_slope),
+                init: Init::from(args.init),
+                scaling,
+            };
+            let settings = Settings {
+                epochs: args.epochs,
+                batch_size: args.batch_size.map_or(train.len().min(200), |b| b as usize),
+                eta: args.eta,
+                lambda: args.lambda,
+                l1: args.l1,
+                dropout: args.dropout,
+                rule,
+                seed: args.seed,
+                monitor: Monitor {
+                    evaluation_accuracy: false,
+                    ..Monitor::default()
+                },
+                early_stop: args.early_stop.map(|n| n as usize),
+                // The validation cost, not the accuracy: on a small validation set the
+                // accuracy peaks within a few epochs and ties after, which would keep a barely
+                // trained network.
+                metric: Metric::Cost,
+                ..Settings::book()
+            };
+            let mut trainer = Trainer::<F>::new(settings)?;
+            let model = Model::build(&spec, &train, trainer.rng())?;
+            let tag = serde_json::to_string(&args.data)?;
+            trainer.tags_mut().insert(DATA_TAG.into(), tag);
+            (model, trainer)
+        }
     };
-    let mut trainer = Trainer::<F>::new(settings)?;
-    let mut model = Model::build(&spec, &train, trainer.rng())?;
     let target = match model.info.classes.as_deref() {
         Some(classes) => format!(
             "classify {} ({} classes: {})",
@@ -307,21 +426,16 @@ fn run<F: ModelFloat>(args: &Args) -> Result<(), BoxError> {
         None => format!("regress {}", train.target_name()),
     };
     eprintln!(
-        "Training {:?} {} on {} of the {} rows of {name}: {target}; {} scaling, {}, η {}, mini-batch {}, seed {}; \
+        "Training {:?} {} on {} of the {} rows of {name}: {target}; {} scaling, {}, η {}, mini-batch {}, seed {seed}; \
          testing on {} rows{}",
         model.network.sizes(),
         model.network.activations()[0].name(),
         train.len(),
-        train.len() + validation.as_ref().map_or(0, Table::len) + if args.test.is_some() { 0 } else { test.len() },
-        match spec.scaling {
-            Scaling::Standard => "standard",
-            Scaling::MinMax => "min-max",
-            Scaling::None => "no",
-        },
+        train.len() + validation.as_ref().map_or(0, Table::len) + if data.test.is_some() { 0 } else { test.len() },
+        model.info.scaler.scaling.name(),
         describe_rule(&trainer.settings().rule),
-        trainer.settings().eta,
+        trainer.eta(),
         trainer.settings().batch_size,
-        args.seed,
         test.len(),
         validation
             .as_ref()
@@ -332,10 +446,39 @@ fn run<F: ModelFloat>(args: &Args) -> Result<(), BoxError> {
         json: args.json,
         scores: Vec::new(),
     };
-    model.fit(&train, validation.as_ref(), &mut trainer, &mut report)?;
+    let (stop, signal) = on_signals()?;
+    let mut interrupt = StopFlag(stop);
+    let first_epoch = trainer.history().len();
+    let result = match &checkpoint {
+        Some(path) => {
+            let mut checkpointer = Checkpointer {
+                path: path.clone(),
+                every: args.checkpoint_every.map_or(0, |n| n as usize),
+            };
+            let observers = &mut (&mut interrupt, (&mut report, &mut checkpointer));
+            model.fit(&train, validation.as_ref(), &mut trainer, observers)
+        }
+        None => model.fit(
+            &train,
+            validation.as_ref(),
+            &mut trainer,
+            &mut (&mut interrupt, &mut report),
+        ),
+    };
+    let save_checkpoint = |path: &Path| -> Result<(), BoxError> { Ok(trainer.save_checkpoint(&model.network, path)?) };
+    let finish = match result {
+        Ok(finish) => finish,
+        Err(e) => return Err(keep_run(e, checkpoint.as_deref(), "train", save_checkpoint)),
+    };
+    let signal = signal.load(Ordering::Relaxed);
+    if signal != 0 && matches!(finish, Finish::Interrupted { .. } | Finish::Stopped) {
+        let place = stopped_at(&finish, &trainer, train.len().div_ceil(trainer.settings().batch_size));
+        return report_interrupt(&place, checkpoint.as_deref(), signal, save_checkpoint);
+    }
     let score = model.score(&test)?;
     if let Some(path) = &args.save {
-        model.save(path)?;
+        let what = format!("the model to {}", path.display());
+        save_or_fallback(&what, path, |p| Ok(model.save(p)?))?;
         eprintln!(
             "Saved the model (network, scaler{}) to {}",
             if model.info.classes.is_some() {
@@ -346,8 +489,8 @@ fn run<F: ModelFloat>(args: &Args) -> Result<(), BoxError> {
             path.display()
         );
     }
-    summarize(args, &trainer, &score, wall.elapsed().as_secs_f64());
-    Ok(())
+    summarize(args, &trainer, first_epoch, &score, wall.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The update rule, for the header line.
@@ -422,8 +565,9 @@ impl<F: ModelFloat> Observer<F> for Report<F> {
     }
 }
 
-fn summarize<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, score: &Score, wall: f64) {
-    let history = trainer.history();
+/// The summary of this call's epochs (a resumed run's from `first_epoch` on).
+fn summarize<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, first_epoch: usize, score: &Score, wall: f64) {
+    let history = &trainer.history()[first_epoch..];
     let train_seconds: f64 = history.iter().map(|e| e.train_seconds).sum();
     let examples: f64 = history.iter().map(|e| e.examples_per_second * e.train_seconds).sum();
     if args.json {

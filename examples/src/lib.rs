@@ -9,6 +9,12 @@ use batchprop_data::{Dataset, MNIST_FILES, mnist_file};
 use batchprop_train::{Control, EpochEnd, Error, Examples, Observer};
 use clap::ValueEnum;
 
+mod run;
+pub use run::{
+    checkpoint_beside, continue_run, fallback_path, keep_run, on_signals, refuse_when_resuming, report_interrupt,
+    run_dtype, save_or_fallback, stopped_at,
+};
+
 /// Any error a tool reports: printed as one message, never a panic.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -75,13 +81,6 @@ pub fn max_load_bytes(gb: f64) -> Result<u64, BoxError> {
         return Err(format!("--max-load-gb {gb}: must be a positive number of gigabytes").into());
     }
     Ok((gb * 1e9).min(u64::MAX as f64) as u64)
-}
-
-/// Where a file that could not be saved at `path` goes instead: the system's temporary
-/// directory, under a name of this process's own.
-pub fn fallback_path(path: &Path) -> PathBuf {
-    let stem = path.file_stem().map_or("network".into(), |s| s.to_string_lossy());
-    std::env::temp_dir().join(format!("batchprop-{stem}-{}.json", std::process::id()))
 }
 
 /// A command-line parse error as one line: clap's message without its usage and help

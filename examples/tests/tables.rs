@@ -220,3 +220,88 @@ fn numpy_archives_separate_test_files_and_class_order() {
     );
     assert_eq!(json_lines(&out.stdout)[0]["test_total"], 12);
 }
+
+#[test]
+fn ctrl_c_keeps_a_table_run_and_the_resumed_run_has_the_same_bits() {
+    use std::io::{BufRead, BufReader};
+    let dir = TempDir::new().unwrap();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let digits = tabular("digits.csv");
+    let common = [
+        &digits[..],
+        "--hidden",
+        "16",
+        "--json",
+        "--seed",
+        "4",
+        "--batch-size",
+        "50",
+    ];
+    // A run of (almost) endless epochs, interrupted once its first epoch is printed.
+    let mut child = std::process::Command::new(common::example("train"))
+        .args(common)
+        .args(["--epochs", "18446744073709551615", "--save", &file("cut.json")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"epoch\":0"), "{first}");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let before = 1 + stdout.lines().count();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let checkpoint = file("cut.checkpoint.json");
+    assert!(stderr.contains(&format!("--resume {checkpoint}")), "{stderr}");
+    assert!(
+        !dir.path().join("cut.json").exists(),
+        "the model is saved at the end only"
+    );
+    let (_, state) = batchprop::Network::<f32>::load_with_state::<serde_json::Value>(&checkpoint).unwrap();
+    let done = state.unwrap()["epochs_done"].as_u64().unwrap();
+    assert_eq!(before as u64, done);
+
+    // The flags that fix the run are refused; the data's place may be given again.
+    one_line_error(
+        &run("train", &["--resume", &checkpoint, "--hidden", "8"]),
+        1,
+        &["--hidden cannot change when resuming"],
+    );
+    // Resumed to one epoch past the interrupted one, it ends where an uninterrupted run of
+    // as many epochs ends, bit for bit: the same rows, split, scaler and shuffles.
+    let total = (done + 1).to_string();
+    let resumed = run(
+        "train",
+        &[
+            "--resume",
+            &checkpoint,
+            "--epochs",
+            &total,
+            "--save",
+            &file("resumed.json"),
+            &digits,
+        ],
+    );
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let whole = run(
+        "train",
+        &[&common[..], &["--epochs", &total, "--save", &file("whole.json")]].concat(),
+    );
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("resumed.json"), read("whole.json"));
+    // The checkpoint is a model file too: predict reads it.
+    let predicted = run("predict", &[&checkpoint, "--csv", &digits]);
+    assert!(
+        predicted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&predicted.stderr)
+    );
+}

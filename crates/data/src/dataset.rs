@@ -377,11 +377,13 @@ pub const MNIST_FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
-/// MNIST, split into training, validation and test sets.
+/// MNIST, split into training, validation and test sets: the training images as floats
+/// ([`Mnist::load`]) or as the file's bytes ([`Mnist::load_bytes_with_limit`], for
+/// `--expand`, which gathers shifted images from them on the fly).
 #[derive(Clone, Debug)]
-pub struct Mnist<F> {
+pub struct Mnist<F, T = Dataset<F>> {
     /// The training images: the first 50,000 (or all 60,000 with [`Split::Full`]).
-    pub train: Dataset<F>,
+    pub train: T,
     /// The last 10,000 training images; empty with [`Split::Full`].
     pub validation: Dataset<F>,
     /// The 10,000 t10k test images.
@@ -454,30 +456,8 @@ impl<F: Float> Mnist<F> {
         let mut budget = Budget::new(max_bytes);
         let train = Dataset::load_within(&files[0], &files[1], 10, &mut budget)?;
         let test = Dataset::load_within(&files[2], &files[3], 10, &mut budget)?;
-        for (path, data) in [(&files[0], &train), (&files[2], &test)] {
-            if data.is_empty() {
-                return Err(Error::TooFew {
-                    path: path.clone(),
-                    problem: "it holds no images".into(),
-                });
-            }
-        }
-        let validation = match split {
-            Split::Book => 10_000,
-            Split::Full => 0,
-        };
-        if split == Split::Book && train.len() <= validation {
-            return Err(Error::TooFew {
-                path: files[0].clone(),
-                problem: format!(
-                    "it holds {} images, and the book's split keeps the last {validation} for validation, \
-                     leaving none to train on: train on all of them without a validation set (--full-train, \
-                     Split::Full)",
-                    train.len()
-                ),
-            });
-        }
-        let n = train.len() - validation;
+        let n = training_part(&files, train.len(), test.len(), split)?;
+        let validation = train.len() - n;
         budget.take(
             &files[0],
             (validation * train.input_size() * size_of::<F>()) as u64,
@@ -490,6 +470,55 @@ impl<F: Float> Mnist<F> {
             test,
         })
     }
+}
+
+impl<F: Float> Mnist<F, ImageBytes> {
+    /// [`Mnist::load_with_limit`] with the training images kept as `u8` bytes (a quarter of
+    /// `f32`'s memory); the validation and test images are floats, the same values
+    /// [`Mnist::load`] gives.
+    pub fn load_bytes_with_limit(dir: impl AsRef<Path>, split: Split, max_bytes: u64) -> Result<Self> {
+        let dir = dir.as_ref();
+        let files = mnist_files(dir, &MNIST_FILES)?;
+        let train = ImageBytes::load_with_limit(&files[0], &files[1], 10, max_bytes)?;
+        let test_bytes = max_bytes.saturating_sub((train.pixels.len() + train.len() * size_of::<u32>()) as u64);
+        let test = Dataset::load_with_limit(&files[2], &files[3], 10, test_bytes)?;
+        let n = training_part(&files, train.len(), test.len(), split)?;
+        let (train, validation) = train.split_at(n);
+        Ok(Mnist {
+            validation: validation.to_dataset(),
+            train,
+            test,
+        })
+    }
+}
+
+/// How many of the `train` training images `split` trains on (the rest validate), checked
+/// with the test set's `test` images: neither file may be empty, and the book's split needs
+/// more than its 10,000 validation images.
+fn training_part(files: &[PathBuf], train: usize, test: usize, split: Split) -> Result<usize> {
+    for (path, len) in [(&files[0], train), (&files[2], test)] {
+        if len == 0 {
+            return Err(Error::TooFew {
+                path: path.clone(),
+                problem: "it holds no images".into(),
+            });
+        }
+    }
+    let validation = match split {
+        Split::Book => 10_000,
+        Split::Full => 0,
+    };
+    if split == Split::Book && train <= validation {
+        return Err(Error::TooFew {
+            path: files[0].clone(),
+            problem: format!(
+                "it holds {train} images, and the book's split keeps the last {validation} for validation, \
+                 leaving none to train on: train on all of them without a validation set (--full-train, \
+                 Split::Full)"
+            ),
+        });
+    }
+    Ok(train - validation)
 }
 
 /// Labelled images kept as the file stores them: `u8` pixels, one image per row, `(N × n_in)`.
@@ -547,6 +576,34 @@ impl ImageBytes {
         assert!(n <= self.len(), "{n} of {} images", self.len());
         self.pixels = self.pixels.slice(ndarray::s![..n, ..]).to_owned();
         self.labels.truncate(n);
+    }
+
+    /// The first `n` images and the rest, as [`Dataset::split_at`] splits (the first part
+    /// keeps this buffer; the rest is copied).
+    ///
+    /// # Panics
+    /// If `n > len()`.
+    pub fn split_at(mut self, n: usize) -> (ImageBytes, ImageBytes) {
+        assert!(n <= self.len(), "{n} of {} images", self.len());
+        let rest = ImageBytes {
+            pixels: self.pixels.slice(ndarray::s![n.., ..]).to_owned(),
+            labels: self.labels.split_off(n),
+            classes: self.classes,
+            item_shape: self.item_shape.clone(),
+        };
+        self.truncate(n);
+        (self, rest)
+    }
+
+    /// The images as floats, `p / 255`: the same values [`Dataset::load`] reads from the file.
+    pub fn to_dataset<F: Float>(&self) -> Dataset<F> {
+        let scale = 1.0 / 255.0;
+        Dataset {
+            images: self.pixels.mapv(|p| F::from_f64(f64::from(p) * scale)),
+            labels: self.labels.clone(),
+            classes: self.classes,
+            item_shape: self.item_shape.clone(),
+        }
     }
 
     /// The number of images, `N`.

@@ -372,6 +372,17 @@ pub enum Scaling {
     None,
 }
 
+impl Scaling {
+    /// For messages: `standard`, `min-max` or `no` (scaling).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scaling::Standard => "standard",
+            Scaling::MinMax => "min-max",
+            Scaling::None => "no",
+        }
+    }
+}
+
 /// A per-feature affine map `x ↦ (x − shift) / scale`, fitted on training data only and
 /// kept with a model so that prediction applies the same transform.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use std::{io::Write, path::PathBuf};
 
-use batchprop_data::{Dataset, Error, Idx, IdxData, MNIST_FILES, Mnist, Split};
+use batchprop_data::{Dataset, Error, Idx, IdxData, ImageBytes, MNIST_FILES, Mnist, Split};
 use flate2::{Compression, write::GzEncoder};
 use ndarray::s;
 
@@ -40,6 +40,21 @@ fn mnist_loads_and_splits_as_the_book_does() {
     let as_f32 = |rows| full.train.images().slice(rows).mapv(|v| v as f32);
     assert_eq!(as_f32(s![50_000.., ..]), mnist.validation.images());
     assert_eq!(as_f32(s![..50_000, ..]), mnist.train.images());
+
+    // Kept as bytes (for --expand), the training images are the same values before the
+    // division by 255, and the validation and test sets the same floats.
+    let bytes = Mnist::<f32, ImageBytes>::load_bytes_with_limit(mnist_dir(), Split::Book, 1 << 30).unwrap();
+    assert_eq!(
+        (bytes.train.len(), bytes.train.labels()),
+        (50_000, mnist.train.labels())
+    );
+    assert_eq!(bytes.train.to_dataset::<f32>().images(), mnist.train.images());
+    assert_eq!(bytes.validation.images(), mnist.validation.images());
+    assert_eq!(bytes.validation.labels(), mnist.validation.labels());
+    assert_eq!(bytes.test.images(), mnist.test.images());
+    // 47 MB of bytes and 2 × 31 MB of floats, not 188 MB of training floats besides.
+    let err = Mnist::<f32, ImageBytes>::load_bytes_with_limit(mnist_dir(), Split::Book, 40_000_000).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }
 
 /// `n` MNIST-shaped images (28 × 28, u8) and their labels.
@@ -67,6 +82,8 @@ fn too_few_images_for_the_books_split_say_so_and_name_the_way_out() {
         err.contains("train-images-idx3-ubyte: it holds 100 images") && err.contains("--full-train"),
         "{err}"
     );
+    let err = Mnist::<f32, ImageBytes>::load_bytes_with_limit(dir.path(), Split::Book, 1 << 30).unwrap_err();
+    assert!(err.to_string().contains("--full-train"), "{err}");
     let full = Mnist::<f32>::load(dir.path(), Split::Full).unwrap();
     assert_eq!((full.train.len(), full.test.len()), (100, 100));
 

@@ -276,6 +276,8 @@ impl<F: ModelFloat> Model<F> {
         let evaluation = evaluation.map(|e| self.scorer(e)).transpose()?;
         let train_examples = train.examples()?;
         let eval_examples = evaluation.as_ref().map(Scorer::examples).transpose()?;
+        // Checkpoints of this run are model files too: `Model::resume` reads them.
+        trainer.metadata_mut().extend(self.metadata()?);
         trainer.fit(
             &mut self.network,
             &train_examples,
@@ -345,10 +347,26 @@ impl<F: ModelFloat> Model<F> {
         Ok(())
     }
 
-    /// Loads a model saved by [`Model::save`], checking the description against the network.
+    /// Loads a model saved by [`Model::save`] (or a checkpoint of [`Model::fit`]'s run),
+    /// checking the description against the network.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Model<F>> {
         let path = path.as_ref();
         let (network, metadata, _) = Network::<F>::load_with::<serde::de::IgnoredAny>(path)?;
+        Model::from_metadata(network, &metadata, path)
+    }
+
+    /// The model and the run checkpointed in `path` during [`Model::fit`] (by a
+    /// [`Checkpointer`](crate::Checkpointer), or [`Trainer::save_checkpoint`]), ready to go on
+    /// with `fit` on the same tables: the same bits as a run never stopped.
+    pub fn resume(path: impl AsRef<std::path::Path>) -> Result<(Model<F>, Trainer<F>)> {
+        let path = path.as_ref();
+        let (trainer, network) = Trainer::<F>::resume(path)?;
+        let model = Model::from_metadata(network, trainer.metadata(), path)?;
+        Ok((model, trainer))
+    }
+
+    /// The model whose description `metadata` (read from `path`) holds.
+    fn from_metadata(network: Network<F>, metadata: &Metadata, path: &std::path::Path) -> Result<Model<F>> {
         let problem = |problem: String| Error::Checkpoint {
             path: path.to_path_buf(),
             problem,

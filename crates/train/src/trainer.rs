@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
-use batchprop::{Activation, Cost, Float, Network, Optimizer, OptimizerState, one_hot};
+use batchprop::{Activation, Cost, Float, Metadata, Network, Optimizer, OptimizerState, one_hot};
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
 use rand::{SeedableRng, rngs::ChaCha8Rng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -207,6 +207,8 @@ pub struct Trainer<F: Float> {
     state: RunState<F>,
     rng: ChaCha8Rng,
     optimizer: Option<Optimizer<F>>, // made by the first fit, for its network
+    /// Written into every checkpoint's network file (a model's description rides here).
+    metadata: Metadata,
 }
 
 impl<F: Float> Trainer<F> {
@@ -217,6 +219,7 @@ impl<F: Float> Trainer<F> {
             rng: ChaCha8Rng::seed_from_u64(settings.seed),
             state: RunState::new(settings, BTreeMap::new()),
             optimizer: None,
+            metadata: Metadata::new(),
         })
     }
 
@@ -303,6 +306,18 @@ impl<F: Float> Trainer<F> {
     /// The caller's notes, to edit.
     pub fn tags_mut(&mut self) -> &mut BTreeMap<String, String> {
         &mut self.state.tags
+    }
+
+    /// The metadata every checkpoint's network file carries (see [`Network::save_with`]): a
+    /// [`Model`](crate::Model)'s description, so that a checkpoint is also a model file.
+    /// [`Trainer::resume`] reads it back.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The checkpoints' metadata, to edit.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
     }
 
     /// Trains `net` on `train` for the remaining epochs, evaluating on `evaluation` (if
@@ -744,7 +759,7 @@ impl<F: Float> Trainer<F> {
                 .or_else(|| self.state.optimizer.clone()),
             ..self.state.clone()
         };
-        net.save_with_state(path, Some(&state))?;
+        net.save_with(path, &self.metadata, Some(&state))?;
         Ok(())
     }
 
@@ -758,7 +773,7 @@ impl<F: Float> Trainer<F> {
             path: path.to_path_buf(),
             problem,
         };
-        let (net, state) = Network::<F>::load_with_state::<serde_json::Value>(path)?;
+        let (net, metadata, state) = Network::<F>::load_with::<serde_json::Value>(path)?;
         let state = state.ok_or_else(|| {
             problem("it holds a network but no training state: it can be loaded (Network::load), not resumed".into())
         })?;
@@ -801,6 +816,7 @@ impl<F: Float> Trainer<F> {
                 state,
                 rng,
                 optimizer: None,
+                metadata,
             },
             net,
         ))

@@ -187,3 +187,66 @@ fn a_regressor_learns_a_line_in_its_own_units() {
     };
     assert!((v[[0, 0]] - 1500.0).abs() < 60.0, "{v}");
 }
+
+#[test]
+fn a_model_run_stopped_mid_epoch_resumes_from_its_checkpoint_with_the_same_bits() {
+    use batchprop_train::{Checkpointer, Control, Finish, Observer};
+    // Three classes in the plane, by name, with a standard scaler fitted on the table.
+    let x = Array2::from_shape_fn((90, 2), |(i, j)| {
+        ((i * [37, 53][j] + 11 * j) % 89) as f32 / 9.0 + (i % 3) as f32
+    });
+    let labels: Vec<u32> = (0..90).map(|i| (i % 3) as u32).collect();
+    let names = vec!["setosa".to_string(), "versicolor".into(), "virginica".into()];
+    let target = Target::Classes { labels, names };
+    let table = Table::new(x, vec!["a".into(), "b".into()], "species".into(), target).unwrap();
+    let settings = Settings::book()
+        .epochs(6)
+        .batch_size(8)
+        .eta(0.01)
+        .rule(batchprop::Rule::adam())
+        .seed(5);
+    let spec = Spec::<f32>::hidden(&[7]);
+
+    let mut whole = Trainer::new(settings.clone()).unwrap();
+    let mut whole_model = Model::build(&spec, &table, whole.rng()).unwrap();
+    whole_model.fit(&table, Some(&table), &mut whole, &mut ()).unwrap();
+
+    /// Stops after mini-batch 4 of epoch 2.
+    struct Interrupt;
+    impl Observer<f32> for Interrupt {
+        fn batch_end(&mut self, epoch: usize, batch: usize) -> Control {
+            if (epoch, batch) == (2, 4) {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.checkpoint.json");
+    let mut part = Trainer::new(settings).unwrap();
+    let mut model = Model::build(&spec, &table, part.rng()).unwrap();
+    let mut checkpoints = Checkpointer {
+        path: path.clone(),
+        every: 1,
+    };
+    let finish = model
+        .fit(&table, Some(&table), &mut part, &mut (Interrupt, &mut checkpoints))
+        .unwrap();
+    assert_eq!(
+        finish,
+        Finish::Interrupted {
+            epoch: 2,
+            batches_done: 5
+        }
+    );
+    part.save_checkpoint(&model.network, &path).unwrap();
+    // The checkpoint is a model file too: scaler and class names ride in its metadata.
+    assert_eq!(Model::<f32>::load(&path).unwrap().info, model.info);
+
+    let (mut model, mut resumed) = Model::<f32>::resume(&path).unwrap();
+    assert_eq!(model.info, whole_model.info);
+    model.fit(&table, Some(&table), &mut resumed, &mut ()).unwrap();
+    assert_eq!(model.network.parameters(), whole_model.network.parameters());
+    assert_eq!(resumed.history().len(), whole.history().len());
+}
