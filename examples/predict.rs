@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo run --release --example mnist -- --save net.json
 //! cargo run --release --example predict -- net.json
+//! cargo run --release --example predict -- net.safetensors    # or .npz
+//! cargo run --release --example predict -- torch.safetensors --activation relu --output-activation softmax
 //! cargo run --release --example train -- data/tabular/iris.csv --save iris.json
 //! cargo run --release --example predict -- iris.json --csv data/tabular/iris.csv
 //! ```
@@ -19,9 +21,9 @@ use std::{
     process::ExitCode,
 };
 
-use batchprop::{Network, argmax};
+use batchprop::argmax;
 use batchprop_data::{Column, CsvOptions, Mnist, Table, Target, csv_header};
-use batchprop_examples::{BoxError, max_load_bytes, mnist_dir, parse_args};
+use batchprop_examples::{AssumeFlags, BoxError, max_load_bytes, mnist_dir, open_network, parse_args};
 use batchprop_train::{Model, Prediction, Score};
 use clap::Parser;
 
@@ -30,7 +32,8 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(long_about = None)]
 struct Args {
-    /// The saved network (from `--save` of the mnist example)
+    /// The saved network: .json, .safetensors or .npz (from `--save` of the mnist example, or
+    /// written elsewhere: see --activation, --output-activation, --cost)
     model: PathBuf,
     /// Directory holding the four MNIST files (default: $MNIST_DIR, then data/mnist)
     #[arg(long, value_name = "DIR")]
@@ -45,6 +48,8 @@ struct Args {
     /// The most gigabytes loading the test data may allocate
     #[arg(long, value_name = "GB", default_value_t = 4.0)]
     max_load_gb: f64,
+    #[command(flatten)]
+    assume: AssumeFlags,
 }
 
 fn main() -> ExitCode {
@@ -65,7 +70,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(csv) = &args.csv {
         return predict_csv(args, csv);
     }
-    let net = Network::<f64>::load(&args.model)?;
+    let net = open_network::<f64>(&args.model, &args.assume.assumed())?;
     let dir = mnist_dir(args.data.as_deref(), &batchprop_data::MNIST_FILES[2..])?;
     let test = Mnist::<f64>::load_test_with_limit(dir, max_load_bytes(args.max_load_gb)?)?;
     if net.sizes()[0] != test.input_size() || net.sizes()[net.sizes().len() - 1] != test.classes() {

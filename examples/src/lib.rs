@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use batchprop::{Activation, Cost, Float, Init, Network, Rule};
+use batchprop::{Activation, Assumed, Cost, Float, Init, Network, Rule};
 use batchprop_data::{Dataset, MNIST_FILES, mnist_file};
 use batchprop_train::{Control, EpochEnd, Error, Examples, Observer};
 use clap::ValueEnum;
@@ -133,6 +133,73 @@ impl ActivationArg {
             ActivationArg::LeakyRelu => Activation::LeakyRelu(F::from_f64(slope)),
         }
     }
+}
+
+/// `--output-activation`: the output layer's activation, for files that do not say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Sigmoid,
+    Softmax,
+    Identity,
+    Tanh,
+    Relu,
+}
+
+impl<F: Float> From<OutputArg> for Activation<F> {
+    fn from(o: OutputArg) -> Activation<F> {
+        match o {
+            OutputArg::Sigmoid => Activation::Sigmoid,
+            OutputArg::Softmax => Activation::Softmax,
+            OutputArg::Identity => Activation::Identity,
+            OutputArg::Tanh => Activation::Tanh,
+            OutputArg::Relu => Activation::Relu,
+        }
+    }
+}
+
+/// What a network file from elsewhere (a PyTorch `state_dict` saved as safetensors, NumPy
+/// arrays) may not say, given on the command line; ignored where the file says.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AssumeFlags {
+    /// For a file without batchprop's metadata: the hidden layers' activation
+    #[arg(long, value_enum)]
+    pub activation: Option<ActivationArg>,
+    /// The slope of --activation leaky-relu for z < 0
+    #[arg(long, value_name = "A", default_value_t = batchprop::DEFAULT_LEAKY_SLOPE)]
+    pub leaky_slope: f64,
+    /// For a file without batchprop's metadata: the output layer's activation
+    #[arg(long, value_enum)]
+    pub output_activation: Option<OutputArg>,
+    /// For a file without batchprop's metadata: the cost [default: the one that pairs with
+    /// the output]
+    #[arg(long, value_enum)]
+    pub cost: Option<CostArg>,
+    /// The layers' tensor names in order, for a safetensors file whose names do not end in
+    /// the layer's index (e.g. fc1,fc2,out for fc1.weight, …)
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub layers: Option<Vec<String>>,
+}
+
+impl AssumeFlags {
+    /// The library's [`Assumed`].
+    pub fn assumed<F: Float>(&self) -> Assumed<F> {
+        Assumed {
+            hidden: self.activation.map(|a| a.activation(self.leaky_slope)),
+            output: self.output_activation.map(Activation::from),
+            cost: self.cost.map(Cost::from),
+            layers: self.layers.clone(),
+        }
+    }
+}
+
+/// The network in `path`, in any format batchprop reads, saying on stderr what was converted
+/// or assumed.
+pub fn open_network<F: Float>(path: &Path, assumed: &Assumed<F>) -> Result<Network<F>, BoxError> {
+    let opened = Network::<F>::open::<serde::de::IgnoredAny>(path, assumed)?;
+    for note in &opened.notes {
+        eprintln!("{}: {note}", path.display());
+    }
+    Ok(opened.network)
 }
 
 /// `--init`.

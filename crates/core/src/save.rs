@@ -19,15 +19,16 @@
 //! reads back to the same value, so a save → load round trip is exact. A file without
 //! `format_version` is version 1; one from a newer version is refused, by name.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{Activation, Cost, Error, Float, Network, Result, write_atomically};
+use crate::{
+    Activation, Cost, Error, Float, Network, Result,
+    interop::{Assumed, Format},
+    write_atomically,
+};
 
 /// The version of the layout [`Network::save`] writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -82,7 +83,7 @@ enum Biases {
 }
 
 /// network2.py's name of a cost class.
-fn cost_class(cost: Cost) -> &'static str {
+pub(crate) fn cost_class(cost: Cost) -> &'static str {
     match cost {
         Cost::Quadratic => "QuadraticCost",
         Cost::CrossEntropy => "CrossEntropyCost",
@@ -98,22 +99,9 @@ fn format_error(problem: impl Into<String>) -> Error {
 }
 
 impl<F: Float> Network<F> {
-    /// The network as JSON (see the module documentation for the layout).
-    ///
-    /// Fails if a parameter is not finite (a network that diverged in training).
-    pub fn to_json(&self) -> Result<String> {
-        self.to_json_with_state::<()>(None)
-    }
-
-    /// [`Network::to_json`] with a `training` object: whatever a tool needs to resume training
-    /// (epochs done, random state, settings), as the tool's own serde type. Loading ignores it
-    /// unless asked for it.
-    pub fn to_json_with_state<S: Serialize>(&self, training: Option<&S>) -> Result<String> {
-        self.to_json_with(&Metadata::new(), training)
-    }
-
-    /// [`Network::to_json_with_state`] with string `metadata` (see [`Metadata`]).
-    pub fn to_json_with<S: Serialize>(&self, metadata: &Metadata, training: Option<&S>) -> Result<String> {
+    /// That every file format can hold the network: no custom activation (a loader could not
+    /// rebuild it from its name), every parameter finite.
+    pub(crate) fn check_savable(&self) -> Result<()> {
         if let Some((l, f)) = (1..).zip(self.activations()).find_map(|(l, a)| match a {
             Activation::Custom(f) => Some((l, f)),
             _ => None,
@@ -132,6 +120,26 @@ impl<F: Float> Network<F> {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// The network as JSON (see the module documentation for the layout).
+    ///
+    /// Fails if a parameter is not finite (a network that diverged in training).
+    pub fn to_json(&self) -> Result<String> {
+        self.to_json_with_state::<()>(None)
+    }
+
+    /// [`Network::to_json`] with a `training` object: whatever a tool needs to resume training
+    /// (epochs done, random state, settings), as the tool's own serde type. Loading ignores it
+    /// unless asked for it.
+    pub fn to_json_with_state<S: Serialize>(&self, training: Option<&S>) -> Result<String> {
+        self.to_json_with(&Metadata::new(), training)
+    }
+
+    /// [`Network::to_json_with_state`] with string `metadata` (see [`Metadata`]).
+    pub fn to_json_with<S: Serialize>(&self, metadata: &Metadata, training: Option<&S>) -> Result<String> {
+        self.check_savable()?;
         let saved = Saved {
             sizes: self.sizes(),
             weights: self
@@ -170,8 +178,12 @@ impl<F: Float> Network<F> {
         training: Option<&S>,
     ) -> Result<()> {
         let path = path.as_ref();
-        let json = self.to_json_with(metadata, training).map_err(|e| e.in_file(path))?;
-        write_atomically(path, json.as_bytes())
+        let bytes = match Format::of_path(path)? {
+            Format::Json => self.to_json_with(metadata, training).map(String::into_bytes),
+            Format::Safetensors => self.to_safetensors(metadata, training),
+            Format::Npz => self.to_npz(metadata, training),
+        };
+        write_atomically(path, &bytes.map_err(|e| e.in_file(path))?)
     }
 }
 
@@ -276,14 +288,7 @@ impl<F: Float> Network<F> {
 
     /// [`Network::load_with_state`], also returning the file's metadata (empty if none).
     pub fn load_with<S: DeserializeOwned>(path: impl AsRef<Path>) -> Result<(Self, Metadata, Option<S>)> {
-        let path = path.as_ref();
-        let json = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Network::from_json_with(&json).map_err(|e| match e {
-            Error::ModelFile { problem, .. } => Error::ModelFile {
-                path: path.to_path_buf(),
-                problem,
-            },
-            other => other.in_file(path),
-        })
+        let opened = Network::open(path, &Assumed::default())?;
+        Ok((opened.network, opened.metadata, opened.training))
     }
 }
