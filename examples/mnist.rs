@@ -26,12 +26,13 @@ use std::{
     time::Instant,
 };
 
-use batchprop::{Backend, Float, Init, Network, Rule, check_writable};
+use batchprop::{Assumed, Backend, Float, Init, Network, Rule, check_writable};
 use batchprop_data::{Dataset, ImageBytes, MNIST_FILES, Mnist, Split};
 use batchprop_examples::{
     ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, RuleFlags, TestAccuracy,
     check_threads, checkpoint_beside, continue_run, examples, given, keep_run, max_load_bytes, mnist_dir, on_signals,
-    parse_args_and_matches, refuse_when_resuming, report_interrupt, run_dtype, save_or_fallback, stopped_at,
+    open_network, parse_args_and_matches, refuse_when_resuming, report_interrupt, run_dtype, save_or_fallback,
+    stopped_at,
 };
 use batchprop_train::{
     Checkpointer, Control, Engine, EpochEnd, Error, Finish, Images, Monitor, Observer, Settings, Source, StopFlag,
@@ -131,6 +132,11 @@ struct Args {
     /// total, --eta change η); the result is the same as a run that was never interrupted
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Start from the network in FILE (.json, .safetensors or .npz, e.g. trained in PyTorch)
+    /// instead of drawing one: fine-tuning. A file that does not say its activations and cost
+    /// takes --activation and --cost
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["sizes", "init", "resume"])]
+    init_from: Option<PathBuf>,
     /// The most gigabytes loading the data may allocate (a corrupt header cannot make it take more)
     #[arg(long, value_name = "GB", default_value_t = 4.0)]
     max_load_gb: f64,
@@ -250,7 +256,10 @@ fn start<F: Float>(args: &Args, matches: &ArgMatches) -> Result<Option<(Trainer<
             .into());
         }
         let mut trainer = Trainer::<F>::new(settings(args)?)?;
-        let net = architecture.build(trainer.rng())?;
+        let net = match &args.init_from {
+            None => architecture.build(trainer.rng())?,
+            Some(path) => initial_network(path, &architecture, matches)?,
+        };
         let tags = trainer.tags_mut();
         tags.insert("full_train".into(), args.full_train.to_string());
         tags.insert("expand".into(), args.expand.to_string());
@@ -274,6 +283,34 @@ enum TrainImages<F> {
     Floats(Dataset<F>),
     /// `--expand`: the bytes, gathered shifted.
     Bytes(ImageBytes),
+}
+
+/// `--init-from FILE`'s network, checked to fit MNIST; `--activation` and `--cost`, where
+/// given, say what the file does not.
+fn initial_network<F: Float>(
+    path: &Path,
+    architecture: &Architecture,
+    matches: &ArgMatches,
+) -> Result<Network<F>, BoxError> {
+    let assumed = Assumed {
+        hidden: given(matches, "activation").then(|| architecture.hidden.activation(architecture.leaky_slope)),
+        output: given(matches, "cost").then(|| architecture.output()),
+        cost: given(matches, "cost").then_some(architecture.cost),
+        layers: None,
+    };
+    let net = open_network::<F>(path, &assumed).map_err(|e| {
+        e.to_string()
+            .replace("--output-activation", "--cost, which sets the output")
+    })?;
+    let sizes = net.sizes();
+    if sizes[0] != MNIST_INPUTS || sizes[sizes.len() - 1] != MNIST_CLASSES {
+        return Err(format!(
+            "--init-from {}: a {sizes:?} network does not fit MNIST ({MNIST_INPUTS} inputs, {MNIST_CLASSES} outputs)",
+            path.display()
+        )
+        .into());
+    }
+    Ok(net)
 }
 
 const MNIST_INPUTS: usize = 784;

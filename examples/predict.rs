@@ -23,9 +23,10 @@ use std::{
 
 use batchprop::argmax;
 use batchprop_data::{Column, CsvOptions, Mnist, Table, Target, csv_header};
-use batchprop_examples::{AssumeFlags, BoxError, max_load_bytes, mnist_dir, open_network, parse_args};
+use batchprop_examples::{AssumeFlags, BoxError, Dtype, max_load_bytes, mnist_dir, open_network, parse_args};
 use batchprop_train::{Model, Prediction, Score};
 use clap::Parser;
+use ndarray_npy::WriteNpyExt;
 
 /// Evaluate a saved network on the 10,000 MNIST test images (accuracy, confusion matrix, some
 /// digits drawn with their predictions), or a saved model on the rows of a CSV file.
@@ -48,6 +49,13 @@ struct Args {
     /// The most gigabytes loading the test data may allocate
     #[arg(long, value_name = "GB", default_value_t = 4.0)]
     max_load_gb: f64,
+    /// Also write the network's outputs on the MNIST test images, (10000, 10) with one image per
+    /// row, to FILE as NumPy's .npy (to compare with another runtime's)
+    #[arg(long, value_name = "FILE.npy", conflicts_with = "csv")]
+    outputs: Option<PathBuf>,
+    /// The precision to run the MNIST test images in
+    #[arg(long, value_enum, default_value_t = Dtype::F64)]
+    dtype: Dtype,
     #[command(flatten)]
     assume: AssumeFlags,
 }
@@ -70,9 +78,18 @@ fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(csv) = &args.csv {
         return predict_csv(args, csv);
     }
-    let net = open_network::<f64>(&args.model, &args.assume.assumed())?;
+    match args.dtype {
+        Dtype::F32 => predict_mnist::<f32>(args),
+        Dtype::F64 => predict_mnist::<f64>(args),
+    }
+}
+
+fn predict_mnist<F: batchprop::Float + batchprop_data::Float + ndarray_npy::WritableElement>(
+    args: &Args,
+) -> Result<(), BoxError> {
+    let net = open_network::<F>(&args.model, &args.assume.assumed())?;
     let dir = mnist_dir(args.data.as_deref(), &batchprop_data::MNIST_FILES[2..])?;
-    let test = Mnist::<f64>::load_test_with_limit(dir, max_load_bytes(args.max_load_gb)?)?;
+    let test = Mnist::<F>::load_test_with_limit(dir, max_load_bytes(args.max_load_gb)?)?;
     if net.sizes()[0] != test.input_size() || net.sizes()[net.sizes().len() - 1] != test.classes() {
         return Err(format!(
             "{} is a {:?} network; MNIST needs {} inputs and {} outputs",
@@ -84,6 +101,11 @@ fn run(args: &Args) -> Result<(), BoxError> {
         .into());
     }
     let outputs = net.feedforward(test.x())?; // (10 × 10000)
+    if let Some(path) = &args.outputs {
+        let mut npy = Vec::new();
+        outputs.t().as_standard_layout().write_npy(&mut npy)?;
+        batchprop::write_atomically(path, &npy)?;
+    }
     let predicted: Vec<usize> = outputs.columns().into_iter().map(argmax).collect();
     let truth: Vec<usize> = test.labels().iter().map(|&l| l as usize).collect();
     let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
@@ -125,7 +147,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
         let image = test.images().row(i).to_owned();
         for r in 0..rows {
             let line: String = (0..cols)
-                .map(|c| match image[r * cols + c] {
+                .map(|c| match batchprop::Float::as_f64(image[r * cols + c]) {
                     v if v > 0.75 => '#',
                     v if v > 0.4 => '+',
                     v if v > 0.1 => '.',

@@ -39,21 +39,19 @@ pub enum Format {
     Safetensors,
     /// `.npz`.
     Npz,
+    /// `.onnx`: an inference graph, written only ([`Network::to_onnx`]).
+    Onnx,
 }
 
 impl Format {
-    /// The format `path`'s extension names: `.safetensors`, `.npz`, else JSON. `.onnx` is an
-    /// error for now: batchprop does not write ONNX yet.
-    pub fn of_path(path: &Path) -> Result<Format> {
+    /// The format `path`'s extension names: `.safetensors`, `.npz`, `.onnx`, else JSON.
+    pub fn of_path(path: &Path) -> Format {
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         match ext.as_deref() {
-            Some("safetensors") => Ok(Format::Safetensors),
-            Some("npz") => Ok(Format::Npz),
-            Some("onnx") => Err(file_error(
-                path,
-                "this batchprop does not export ONNX yet: save .json, .safetensors or .npz",
-            )),
-            _ => Ok(Format::Json),
+            Some("safetensors") => Format::Safetensors,
+            Some("npz") => Format::Npz,
+            Some("onnx") => Format::Onnx,
+            _ => Format::Json,
         }
     }
 
@@ -177,7 +175,7 @@ impl<F: Float> Network<F> {
             ))));
         }
         let d = self.description(metadata, training)?;
-        let mut header: HashMap<String, String> = metadata.clone().into_iter().collect();
+        let mut header = metadata.clone();
         header.insert("format".into(), "pt".into());
         header.insert(KEY_VERSION.into(), d.format_version.to_string());
         header.insert(KEY_SIZES.into(), serde_json::to_string(&d.sizes).map_err(json_error)?);
@@ -204,15 +202,36 @@ impl<F: Float> Network<F> {
             tensors.push((format!("{}.weight", 2 * l), w.shape().to_vec(), w_bytes));
             tensors.push((format!("{}.bias", 2 * l), vec![b.len()], bytes(&mut b.iter().copied())));
         }
-        let views = tensors
-            .iter()
-            .map(|(name, shape, data)| {
-                let view = TensorView::new(dtype, shape.clone(), data)
-                    .map_err(|e| json_error(serde::ser::Error::custom(e)))?;
-                Ok((name.clone(), view))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        safetensors::serialize(views, Some(header)).map_err(|e| json_error(serde::ser::Error::custom(e)))
+        // The header is written here, in a fixed order (safetensors::serialize writes
+        // `__metadata__` from a HashMap, in a different order each run), and the file is
+        // checked by the crate's own reader before it is returned.
+        let mut json = serde_json::Map::new();
+        let sorted: Metadata = header.into_iter().collect();
+        json.insert(
+            "__metadata__".into(),
+            serde_json::to_value(&sorted).map_err(json_error)?,
+        );
+        let mut offset = 0;
+        for (name, shape, data) in &tensors {
+            let info = serde_json::json!({
+                "dtype": if dtype == Dtype::F32 { "F32" } else { "F64" },
+                "shape": shape,
+                "data_offsets": [offset, offset + data.len()],
+            });
+            json.insert(name.clone(), info);
+            offset += data.len();
+        }
+        let mut head = serde_json::to_vec(&json).map_err(json_error)?;
+        head.resize(head.len().next_multiple_of(8), b' ');
+        let mut file = (head.len() as u64).to_le_bytes().to_vec();
+        file.extend(head);
+        file.extend(tensors.iter().flat_map(|(_, _, data)| data));
+        SafeTensors::deserialize(&file).map_err(|e| {
+            json_error(serde::ser::Error::custom(format!(
+                "wrote an invalid safetensors file: {e}"
+            )))
+        })?;
+        Ok(file)
     }
 
     /// The network as an `.npz` archive (see the module documentation for the arrays).
@@ -257,8 +276,8 @@ impl<F: Float> Network<F> {
             other => other.in_file(path),
         };
         // By the bytes; failing that, by the name (so that a damaged file gets its format's error).
-        match Format::sniff(&bytes).or_else(|| Format::of_path(path).ok()) {
-            Some(Format::Json) => {
+        match Format::sniff(&bytes).unwrap_or(Format::of_path(path)) {
+            Format::Json => {
                 let text = std::str::from_utf8(&bytes).map_err(|e| file_error(path, format!("not UTF-8 text: {e}")))?;
                 let (network, metadata, training) = Network::from_json_with(text).map_err(in_file)?;
                 Ok(Opened {
@@ -268,9 +287,9 @@ impl<F: Float> Network<F> {
                     notes: Vec::new(),
                 })
             }
-            Some(Format::Safetensors) => Network::from_safetensors(&bytes, assumed).map_err(in_file),
-            Some(Format::Npz) => Network::from_npz(&bytes, assumed).map_err(in_file),
-            None => Err(file_error(
+            Format::Safetensors => Network::from_safetensors(&bytes, assumed).map_err(in_file),
+            Format::Npz => Network::from_npz(&bytes, assumed).map_err(in_file),
+            Format::Onnx => Err(file_error(
                 path,
                 "not a network file batchprop reads (network2.py JSON, safetensors or .npz; .onnx is export only)",
             )),
@@ -662,21 +681,29 @@ fn build<F: Float>(
             (activations, cost)
         }
         None => {
-            let missing = |what: &str, flag: &str| {
-                bad(format!(
-                    "the file does not say the {what} (no batchprop metadata, as in a PyTorch state_dict): give it \
-                     ({flag}; Assumed in the library)"
-                ))
-            };
-            let hidden = match (&assumed.hidden, layers) {
-                (_, 1) => None,
-                (Some(h), _) => Some(h.clone()),
-                (None, _) => return Err(missing("hidden layers' activation", "--activation")),
-            };
-            let output = assumed
-                .output
-                .clone()
-                .ok_or_else(|| missing("output activation", "--output-activation"))?;
+            let needs_hidden = layers > 1 && assumed.hidden.is_none();
+            let missing: Vec<(&str, &str)> = [
+                (needs_hidden, ("the hidden layers' activation", "--activation")),
+                (
+                    assumed.output.is_none(),
+                    ("the output activation", "--output-activation"),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(m, what)| m.then_some(what))
+            .collect();
+            if !missing.is_empty() {
+                let (what, flags): (Vec<&str>, Vec<&str>) = missing.into_iter().unzip();
+                return Err(bad(format!(
+                    "the file does not say {} (no batchprop metadata, as in a PyTorch state_dict): give {} ({}; \
+                     Assumed in the library)",
+                    what.join(" or "),
+                    if what.len() == 1 { "it" } else { "them" },
+                    flags.join(", ")
+                )));
+            }
+            let hidden = assumed.hidden.clone();
+            let output = assumed.output.clone().expect("checked above");
             let cost = match assumed.cost {
                 Some(c) => c,
                 None => {

@@ -86,6 +86,7 @@ mod gradient_check;
 pub mod interop;
 mod layers;
 mod network;
+pub mod onnx;
 mod optimizer;
 mod per_example;
 mod save;

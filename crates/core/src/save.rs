@@ -178,10 +178,14 @@ impl<F: Float> Network<F> {
         training: Option<&S>,
     ) -> Result<()> {
         let path = path.as_ref();
-        let bytes = match Format::of_path(path)? {
+        let bytes = match Format::of_path(path) {
             Format::Json => self.to_json_with(metadata, training).map(String::into_bytes),
             Format::Safetensors => self.to_safetensors(metadata, training),
             Format::Npz => self.to_npz(metadata, training),
+            Format::Onnx if training.is_some() => Err(format_error(
+                "an .onnx file is an inference graph and cannot hold a training state: checkpoint to .json",
+            )),
+            Format::Onnx => self.to_onnx(metadata),
         };
         write_atomically(path, &bytes.map_err(|e| e.in_file(path))?)
     }

@@ -497,8 +497,17 @@ fn an_npz_holds_the_books_arrays_and_bad_ones_are_refused() {
 fn files_are_refused_by_name_where_they_cannot_be_saved() {
     let dir = tempfile::TempDir::new().unwrap();
     let net = trained::<f32>(Activation::Relu, Activation::Softmax, Cost::LogLikelihood);
-    let msg = net.save(dir.path().join("net.onnx")).unwrap_err().to_string();
-    assert!(msg.contains("ONNX"), "{msg}");
+    // ONNX is an inference graph: written, never read back, and no place for a run's state.
+    net.save(dir.path().join("net.onnx")).unwrap();
+    let msg = Network::<f32>::load(dir.path().join("net.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("export only"), "{msg}");
+    let msg = net
+        .save_with(dir.path().join("run.onnx"), &Metadata::new(), Some(&1))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("checkpoint to .json"), "{msg}");
     let reserved = Metadata::from([("batchprop.sizes".to_string(), "[1]".to_string())]);
     let msg = net
         .save_with::<()>(dir.path().join("net.safetensors"), &reserved, None)
@@ -520,4 +529,33 @@ fn files_are_refused_by_name_where_they_cannot_be_saved() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("not a saved network"), "{msg}");
+}
+
+#[test]
+fn a_file_written_by_pythons_safetensors_predicts_what_numpy_computes() {
+    // tests/data/make_torch_like.py: nn.Sequential(Linear(4, 3), Tanh(), Linear(3, 2)).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("torch_like.json")).unwrap()).unwrap();
+    let rows = |key: &str| -> Vec<Vec<f64>> { serde_json::from_value(expected[key].clone()).unwrap() };
+    let (inputs, outputs) = (rows("inputs"), rows("outputs"));
+    let assumed = Assumed {
+        hidden: Some(Activation::Tanh),
+        output: Some(Activation::Identity),
+        ..Assumed::default()
+    };
+    let opened = Network::<f64>::open::<()>(dir.join("torch_like.safetensors"), &assumed).unwrap();
+    assert_eq!(opened.network.sizes(), [4, 3, 2]);
+    // One example per column here, one per row in NumPy.
+    let x = ndarray::Array2::from_shape_fn((4, inputs.len()), |(i, j)| inputs[j][i]);
+    let a = opened.network.feedforward(x.view()).unwrap();
+    for (j, row) in outputs.iter().enumerate() {
+        for (i, &want) in row.iter().enumerate() {
+            assert!(
+                (a[[i, j]] - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "({i}, {j}): {} vs {want}",
+                a[[i, j]]
+            );
+        }
+    }
 }
