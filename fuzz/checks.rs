@@ -78,6 +78,50 @@ pub fn model_json(data: &[u8]) {
     let _ = Network::<f32>::from_json(text);
 }
 
+/// Arbitrary bytes as a network file from elsewhere: the first byte chooses the reader
+/// (safetensors or .npz) and whether the caller gives activations (else the file must say
+/// them). If it loads, it saves in the same format and loads back to the same network.
+pub fn network_file(data: &[u8]) {
+    use batchprop::{Activation, Assumed};
+    let Some((&choice, rest)) = data.split_first() else {
+        return;
+    };
+    let assumed = if choice & 2 == 0 {
+        Assumed::default()
+    } else {
+        Assumed {
+            hidden: Some(Activation::Relu),
+            output: Some(Activation::Identity),
+            ..Assumed::default()
+        }
+    };
+    let npz = choice & 1 == 1;
+    let opened = if npz {
+        Network::<f64>::from_npz::<serde_json::Value>(rest, &assumed)
+    } else {
+        Network::<f64>::from_safetensors::<serde_json::Value>(rest, &assumed)
+    };
+    let Ok(opened) = opened else { return };
+    let net = &opened.network;
+    let training = opened.training.as_ref();
+    let saved = if npz {
+        net.to_npz(&opened.metadata, training)
+    } else {
+        net.to_safetensors(&opened.metadata, training)
+    };
+    // Metadata keys of batchprop's own may come in a foreign file's header: saving refuses them.
+    let Ok(saved) = saved else { return };
+    let again = if npz {
+        Network::<f64>::from_npz::<serde_json::Value>(&saved, &Assumed::default())
+    } else {
+        Network::<f64>::from_safetensors::<serde_json::Value>(&saved, &Assumed::default())
+    }
+    .expect("a saved network loads");
+    assert_eq!(again.network.weights(), net.weights());
+    assert_eq!(again.network.biases(), net.biases());
+    assert_eq!(again.metadata, opened.metadata);
+}
+
 /// The bound the table targets read under: 64 MB, libFuzzer's `-malloc_limit_mb` in the runs.
 const FUZZ_MAX_BYTES: u64 = 1 << 26;
 

@@ -55,3 +55,8 @@ fn csv_table() {
 fn npy_bytes() {
     replay("npy_bytes", checks::npy_bytes);
 }
+
+#[test]
+fn network_file() {
+    replay("network_file", checks::network_file);
+}
