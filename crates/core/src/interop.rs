@@ -61,10 +61,15 @@ impl Format {
         if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
             return Some(Format::Npz);
         }
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            return Some(Format::Json);
+        // safetensors first: its 8-byte length may begin with bytes that look like `  {`. A
+        // JSON file's first 8 bytes, read as that length, exceed any file's size.
+        if let Some((length, rest)) = bytes.split_first_chunk::<8>()
+            && rest.first() == Some(&b'{')
+            && u64::from_le_bytes(*length) <= rest.len() as u64
+        {
+            return Some(Format::Safetensors);
         }
-        (bytes.len() > 8 && bytes[8] == b'{').then_some(Format::Safetensors)
+        (bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')).then_some(Format::Json)
     }
 }
 

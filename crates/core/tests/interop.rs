@@ -494,6 +494,20 @@ fn an_npz_holds_the_books_arrays_and_bad_ones_are_refused() {
 }
 
 #[test]
+fn formats_are_told_by_their_bytes() {
+    use batchprop::Format;
+    // A safetensors header of 0x7B20 bytes starts with " {" (space, brace): still safetensors.
+    let mut st = (0x7B20u64).to_le_bytes().to_vec();
+    st.push(b'{');
+    st.resize(8 + 0x7B20, b' ');
+    assert_eq!(Format::sniff(&st), Some(Format::Safetensors));
+    assert_eq!(Format::sniff(b"        {\"sizes\": [1, 1]}"), Some(Format::Json));
+    assert_eq!(Format::sniff(b"{\"sizes\":[2,1]}"), Some(Format::Json));
+    assert_eq!(Format::sniff(b"PK\x03\x04rest"), Some(Format::Npz));
+    assert_eq!(Format::sniff(b"\x08\x07"), None);
+}
+
+#[test]
 fn files_are_refused_by_name_where_they_cannot_be_saved() {
     let dir = tempfile::TempDir::new().unwrap();
     let net = trained::<f32>(Activation::Relu, Activation::Softmax, Cost::LogLikelihood);
