@@ -206,19 +206,15 @@ fn settings(args: &Args) -> Result<Settings, BoxError> {
     })
 }
 
-/// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids).
-const FIXED_WHEN_RESUMING: [&str; 23] = [
+/// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids;
+/// the update rule's, `RuleFlags::IDS`, too).
+const FIXED_WHEN_RESUMING: [&str; 18] = [
     "sizes",
     "batch_size",
     "lambda",
     "l1",
     "dropout",
     "optimizer",
-    "momentum",
-    "nesterov",
-    "beta1",
-    "beta2",
-    "epsilon",
     "cost",
     "activation",
     "leaky_slope",
@@ -266,7 +262,7 @@ fn start<F: Float>(args: &Args, matches: &ArgMatches) -> Result<Option<(Trainer<
         tags.insert("init".into(), architecture.init.name().into());
         return Ok(Some((trainer, net, architecture.init)));
     };
-    refuse_when_resuming(matches, &FIXED_WHEN_RESUMING, path)?;
+    refuse_when_resuming(matches, &[&FIXED_WHEN_RESUMING[..], &RuleFlags::IDS].concat(), path)?;
     let (mut trainer, net) = Trainer::<F>::resume(path)?;
     let eta = given(matches, "eta").then_some(args.eta);
     if !continue_run(&mut trainer, path, args.epochs, eta)? {

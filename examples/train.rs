@@ -215,8 +215,9 @@ fn main() -> ExitCode {
 /// The tag under which a run's [`DataFlags`] ride in its checkpoints.
 const DATA_TAG: &str = "train.data";
 
-/// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids).
-const FIXED_WHEN_RESUMING: [&str; 24] = [
+/// The flags a resumed run takes from its checkpoint, which cannot change mid-run (clap ids;
+/// the update rule's, `RuleFlags::IDS`, too).
+const FIXED_WHEN_RESUMING: [&str; 19] = [
     "target",
     "features",
     "no_header",
@@ -234,11 +235,6 @@ const FIXED_WHEN_RESUMING: [&str; 24] = [
     "l1",
     "dropout",
     "optimizer",
-    "momentum",
-    "nesterov",
-    "beta1",
-    "beta2",
-    "epsilon",
     "early_stop",
     "seed",
 ];
@@ -358,7 +354,7 @@ fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, Box
     }
     let (resumed, data) = match &args.resume {
         Some(path) => {
-            refuse_when_resuming(matches, &FIXED_WHEN_RESUMING, path)?;
+            refuse_when_resuming(matches, &[&FIXED_WHEN_RESUMING[..], &RuleFlags::IDS].concat(), path)?;
             let (model, mut trainer) = Model::<F>::resume(path)?;
             let eta = given(matches, "eta").then_some(args.eta);
             let epochs = given(matches, "epochs").then_some(args.epochs);

@@ -280,6 +280,9 @@ pub struct RuleFlags {
 }
 
 impl RuleFlags {
+    /// The flags' clap ids: the settings a resumed run keeps ([`refuse_when_resuming`]).
+    pub const IDS: [&'static str; 5] = ["momentum", "nesterov", "beta1", "beta2", "epsilon"];
+
     /// The rule these flags and `optimizer` ask for ([`update_rule`]).
     pub fn rule(&self, optimizer: OptimizerArg) -> Result<Rule, BoxError> {
         update_rule(

@@ -345,35 +345,24 @@ impl<F: Float> Network<F> {
             Some(layers) => layers.clone(),
             None => layer_order(&names)?,
         };
-        let mut expected: Vec<String> = Vec::new();
-        let mut tensors = Vec::new();
         let mut notes = Vec::new();
+        let mut read = |name: String| -> Result<Tensor<F>> {
+            let view = file
+                .tensor(&name)
+                .map_err(|_| bad(format!("no tensor {name} (the layers found: {})", prefixes.join(", "))))?;
+            let values = tensor_values::<F>(&name, &view, &mut notes)?;
+            Ok((name, view.shape().to_vec(), values))
+        };
+        let mut parameters = Vec::new();
         for p in &prefixes {
-            for part in ["weight", "bias"] {
-                let name = format!("{p}.{part}");
-                let view = file
-                    .tensor(&name)
-                    .map_err(|_| bad(format!("no tensor {name} (the layers found: {})", prefixes.join(", "))))?;
-                let values = tensor_values::<F>(&name, &view, &mut notes)?;
-                tensors.push((name.clone(), view.shape().to_vec(), values));
-                expected.push(name);
-            }
+            parameters.push((read(format!("{p}.weight"))?, read(format!("{p}.bias"))?));
         }
-        if let Some(extra) = names.iter().find(|n| !expected.iter().any(|e| e == *n)) {
+        let known = |n: &str| parameters.iter().any(|(w, b)| w.0 == n || b.0 == n);
+        if let Some(extra) = names.iter().find(|n| !known(n)) {
             return Err(bad(format!(
                 "the tensor {extra} is not a layer's weight or bias (the layers: {})",
                 prefixes.join(", ")
             )));
-        }
-        let mut parameters = Vec::new();
-        for pair in tensors.chunks(2) {
-            let [(w_name, w_shape, w), (b_name, b_shape, b)] = pair else {
-                unreachable!("weight and bias")
-            };
-            parameters.push((
-                (w_name.as_str(), w_shape.as_slice(), w.clone()),
-                (b_name.as_str(), b_shape.as_slice(), b.clone()),
-            ));
         }
         let network = build(parameters, description, assumed, &mut notes)?;
         Ok(Opened {
@@ -443,36 +432,25 @@ impl<F: Float> Network<F> {
                 "no array W1: not a network's .npz (expected W1, b1, …, WL, bL)".into()
             ));
         }
+        let mut take = |name: String| -> Result<Tensor<F>> {
+            let (buffer, start) = arrays.remove(&name).ok_or_else(|| bad(format!("no array {name}")))?;
+            let (shape, values) = npy_values::<F>(&name, &buffer[start..], &mut notes)?;
+            Ok((name, shape, values))
+        };
         let mut parameters = Vec::new();
-        let mut names = Vec::new();
         for l in 1..=layers {
-            for name in [format!("W{l}"), format!("b{l}")] {
-                let (buffer, start) = arrays
-                    .remove(&name)
-                    .ok_or_else(|| bad(format!("no array {name} for W{l}")))?;
-                let (shape, values) = npy_values::<F>(&name, &buffer[start..], &mut notes)?;
-                names.push((name, shape, values));
+            let w = take(format!("W{l}"))?;
+            let mut b = take(format!("b{l}"))?;
+            // network2.py's biases are (n, 1) columns.
+            if let [n, 1] = b.1[..] {
+                b.1 = vec![n];
             }
+            parameters.push((w, b));
         }
         if let Some(extra) = arrays.keys().next() {
             return Err(bad(format!(
                 "the array {extra} is not a layer's W or b (the layers: W1 … W{layers})"
             )));
-        }
-        for pair in names.chunks(2) {
-            let [(w_name, w_shape, w), (b_name, b_shape, b)] = pair else {
-                unreachable!("W and b")
-            };
-            // network2.py's biases are (n, 1) columns.
-            let b_shape: &[usize] = if b_shape.len() == 2 && b_shape[1] == 1 {
-                &b_shape[..1]
-            } else {
-                b_shape
-            };
-            parameters.push((
-                (w_name.as_str(), w_shape.as_slice(), w.clone()),
-                (b_name.as_str(), b_shape, b.clone()),
-            ));
         }
         let (metadata, training, summary) = match description {
             Some(d) => {
@@ -623,12 +601,13 @@ fn note_conversion(from: &str, to: &str, notes: &mut Vec<String>) {
     }
 }
 
-type Tensor<'a, F> = (&'a str, &'a [usize], Vec<F>);
+/// A tensor as read: its name, shape and values (row-major).
+type Tensor<F> = (String, Vec<usize>, Vec<F>);
 
 /// The network of `parameters` (each layer's weight and bias, named), checked to chain, with
 /// the activations and cost from `description` or `assumed`.
 fn build<F: Float>(
-    parameters: Vec<(Tensor<'_, F>, Tensor<'_, F>)>,
+    parameters: Vec<(Tensor<F>, Tensor<F>)>,
     description: Option<(Vec<usize>, Vec<String>, String)>,
     assumed: &Assumed<F>,
     notes: &mut Vec<String>,
@@ -640,7 +619,7 @@ fn build<F: Float>(
     let mut sizes = Vec::new();
     let (mut weights, mut biases) = (Vec::new(), Vec::new());
     for ((w_name, w_shape, w), (b_name, b_shape, b)) in parameters {
-        let &[rows, cols] = w_shape else {
+        let &[rows, cols] = w_shape.as_slice() else {
             return Err(bad(format!(
                 "{w_name} has shape {w_shape:?}; a weight is (outputs, inputs)"
             )));
@@ -660,7 +639,7 @@ fn build<F: Float>(
                 "{b_name} has shape {b_shape:?}, where {w_name} {w_shape:?} needs ({rows},)"
             )));
         }
-        for (name, values) in [(w_name, &w), (b_name, &b)] {
+        for (name, values) in [(&w_name, &w), (&b_name, &b)] {
             if let Some(v) = values.iter().find(|v| !v.is_finite()) {
                 return Err(bad(format!("{name} holds the non-finite value {v}")));
             }
