@@ -335,7 +335,12 @@ fn resumed_data<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, path: &Path) -
 fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, BoxError> {
     let wall = Instant::now();
     let max_bytes = max_load_bytes(args.max_load_gb)?;
-    let rule = args.rule.rule(args.optimizer)?;
+    // A new run's update rule, checked before any data is read (a resumed run keeps its own).
+    let rule = args
+        .resume
+        .is_none()
+        .then(|| args.rule.rule(args.optimizer))
+        .transpose()?;
     if args.early_stop.is_some() && args.data.validation_fraction == 0.0 {
         return Err("--early-stop watches validation rows: give --validation-fraction F".into());
     }
@@ -392,7 +397,7 @@ fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, Box
                 lambda: args.lambda,
                 l1: args.l1,
                 dropout: args.dropout,
-                rule,
+                rule: rule.expect("a new run"),
                 seed: args.seed,
                 monitor: Monitor {
                     evaluation_accuracy: false,

@@ -274,6 +274,12 @@ fn ctrl_c_keeps_a_table_run_and_the_resumed_run_has_the_same_bits() {
         1,
         &["--hidden cannot change when resuming"],
     );
+    // The update rule's flags too, before their own checks (Adam takes no --momentum).
+    one_line_error(
+        &run("train", &["--resume", &checkpoint, "--momentum", "0.5"]),
+        1,
+        &["--momentum cannot change when resuming"],
+    );
     // Resumed to one epoch past the interrupted one, it ends where an uninterrupted run of
     // as many epochs ends, bit for bit: the same rows, split, scaler and shuffles.
     let total = (done + 1).to_string();
