@@ -27,7 +27,7 @@ use std::{
 };
 
 use batchprop::{Assumed, Backend, Float, Init, Network, Rule, check_writable};
-use batchprop_data::{Dataset, ImageBytes, MNIST_FILES, Mnist, Split};
+use batchprop_data::{ImageBytes, MNIST_FILES, Mnist, Split};
 use batchprop_examples::{
     ActivationArg, Architecture, BoxError, CostArg, Dtype, InitArg, OptimizerArg, RuleFlags, TestAccuracy,
     check_threads, checkpoint_beside, continue_run, examples, given, keep_run, max_load_bytes, mnist_dir, on_signals,
@@ -274,13 +274,6 @@ fn start<F: Float>(args: &Args, matches: &ArgMatches) -> Result<Option<(Trainer<
     Ok(Some((trainer, net, init)))
 }
 
-/// MNIST's training images as the run reads them.
-enum TrainImages<F> {
-    Floats(Dataset<F>),
-    /// `--expand`: the bytes, gathered shifted.
-    Bytes(ImageBytes),
-}
-
 /// `--init-from FILE`'s network, checked to fit MNIST; `--activation` and `--cost`, where
 /// given, say what the file does not.
 fn initial_network<F: Float>(
@@ -366,18 +359,11 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
     let max_load = max_load_bytes(args.max_load_gb)?;
     let dir = mnist_dir(args.data.as_deref(), &MNIST_FILES)?;
     let split = if full_train { Split::Full } else { Split::Book };
-    // The training images as floats, or (--expand) as bytes, shifted on the fly.
-    let (train_images, validation, test) = if expand {
-        let mnist = Mnist::<F, ImageBytes>::load_bytes_with_limit(&dir, split, max_load)?;
-        (TrainImages::Bytes(mnist.train), mnist.validation, mnist.test)
-    } else {
-        let mnist = Mnist::<F>::load_with_limit(&dir, split, max_load)?;
-        (TrainImages::Floats(mnist.train), mnist.validation, mnist.test)
-    };
-    let images = match &train_images {
-        TrainImages::Floats(d) => d.len(),
-        TrainImages::Bytes(b) => b.len(),
-    };
+    // The training images stay bytes, converted as each mini-batch is gathered (and, with
+    // --expand, shifted): a quarter of the memory, and of each epoch's traffic, of floats.
+    let mnist = Mnist::<F, ImageBytes>::load_bytes_with_limit(&dir, split, max_load)?;
+    let (train_images, validation, test) = (mnist.train, mnist.validation, mnist.test);
+    let images = train_images.len();
     let settings = trainer.settings().clone();
     if settings.batch_size > images {
         return Err(format!(
@@ -397,16 +383,10 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
         Engine::Batched => "batched",
         Engine::PerExample => "per-example loop",
     };
-    let (in_place, expanded);
-    let train: &dyn Source<F> = match &train_images {
-        TrainImages::Floats(floats) => {
-            in_place = examples(floats)?;
-            &in_place
-        }
-        TrainImages::Bytes(bytes) => {
-            expanded = Images::expanded(bytes)?;
-            &expanded
-        }
+    let train: &dyn Source<F> = &if expand {
+        Images::expanded(&train_images)?
+    } else {
+        Images::new(&train_images)
     };
     let threads = rayon::current_num_threads();
     eprintln!(

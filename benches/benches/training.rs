@@ -46,7 +46,8 @@ fn steps<F: Float + batchprop_data::Float>(c: &mut Criterion, shapes: &[&[usize]
         let mut group = c.benchmark_group(format!("step/{}/{}/{}/1-thread", name(sizes), F::NAME, backend()));
         group.sample_size(20);
         for m in BATCHES {
-            let (x, y) = batch(&data.train, m);
+            let (x_buf, y) = batch(&data.train, m);
+            let x = x_buf.view(); // X: (784 × m), aligned
             group.throughput(Throughput::Elements(m as u64));
             let mut net = network::<F>(sizes);
             let mut ws = net.workspace(m);
@@ -70,7 +71,8 @@ fn rules_f32(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("rules/{}/f32/{}/1-thread", name(sizes), backend()));
         group.sample_size(20);
         group.throughput(Throughput::Elements(m as u64));
-        let (x, y) = batch(&data.train, m);
+        let (x_buf, y) = batch(&data.train, m);
+        let x = x_buf.view(); // X: (784 × m), aligned
         let mut net = network::<f32>(sizes);
         let mut ws = net.workspace(m);
         let sgd = Sgd::new(0.1).expect("a valid η");
@@ -131,7 +133,8 @@ fn gradient(c: &mut Criterion) {
     let data = mnist::<f64>();
     let sizes = [784, 10, 10];
     let net = network::<f64>(&sizes);
-    let (x, y) = batch(&data.train, 10);
+    let (x_buf, y) = batch(&data.train, 10);
+    let x = x_buf.view(); // X: (784 × m), aligned
     let mut group = c.benchmark_group(format!("gradient/{}/f64/{}/1-thread", name(&sizes), backend()));
     group.sample_size(10);
     let mut ws = net.workspace(10);

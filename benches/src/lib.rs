@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use batchprop::Float;
+use batchprop::{AlignedMatrix, Float};
 use batchprop_data::{Dataset, Mnist, Split};
 use batchprop_examples::mnist_dir;
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
@@ -49,13 +49,16 @@ pub fn mnist<F: Float + batchprop_data::Float>() -> Mnist<F> {
     Mnist::load(dir, Split::Book).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The first `m` examples of `data` as the engine takes them: `X: (784 × m)` (a column-major
-/// view of the images) and the one-hot `Y: (10 × m)`.
-pub fn batch<F: Float>(data: &Dataset<F>, m: usize) -> (ArrayView2<'_, F>, Array2<F>) {
-    let x = data.x().slice_move(s![.., ..m]);
-    let mut y = Array2::zeros((data.classes(), m).f());
+/// The first `m` examples of `data` as the trainer hands them to the engine: `X: (784 × m)`
+/// and the one-hot `Y: (10 × m)`, copied into 64-byte-aligned buffers as the trainer's
+/// mini-batches are.
+pub fn batch<F: Float>(data: &Dataset<F>, m: usize) -> (AlignedMatrix<F>, AlignedMatrix<F>) {
+    let mut x = AlignedMatrix::zeros(data.x().nrows(), m).expect("a small batch");
+    x.view_mut().assign(&data.x().slice(s![.., ..m]));
+    let mut y = AlignedMatrix::zeros(data.classes(), m).expect("a small batch");
+    let mut y_view = y.view_mut();
     for (j, &label) in data.labels()[..m].iter().enumerate() {
-        y[[label as usize, j]] = F::one();
+        y_view[[label as usize, j]] = F::one();
     }
     (x, y)
 }
@@ -135,8 +138,8 @@ pub fn square_gemm_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> 
     square_gflops::<F>(n, threads, rounds, gemm)
 }
 
-/// GFLOP/s of batchprop's own `forward` kernel on a square `n × n` product over `threads`
-/// threads, the best of `rounds`.
+/// GFLOP/s of batchprop's `forward` product (on the current [`batchprop::Backend`]) on a
+/// square `n × n` product over `threads` threads, the best of `rounds`.
 pub fn square_kernel_gflops<F: Float>(n: usize, threads: usize, rounds: usize) -> f64 {
     let b = ndarray::Array1::<F>::zeros(n);
     square_gflops::<F>(n, threads, rounds, |w, a, z| {
@@ -175,10 +178,39 @@ fn gemm<F: Float>(a: &ArrayView2<F>, b: &ArrayView2<F>, c: &mut ndarray::ArrayVi
     if F::NAME == "f32" { call!(sgemm) } else { call!(dgemm) }
 }
 
-/// The machine's measured GEMM peak in GFLOP/s on `threads` threads: the better of
-/// matrixmultiply and batchprop's own kernel on a square 1024³ product, best of 10 rounds.
-pub fn gemm_peak<F: Float>(threads: usize) -> f64 {
-    square_gemm_gflops::<F>(1024, threads, 10).max(square_kernel_gflops::<F>(1024, threads, 10))
+/// A measured GEMM peak: GFLOP/s and the library that reached it.
+#[derive(Clone, Copy, Debug)]
+pub struct Peak {
+    pub gflops: f64,
+    pub by: &'static str,
+}
+
+/// The machine's measured GEMM peak on `threads` threads: the best of batchprop's own
+/// kernels, matrixmultiply and (with the `openblas-system` feature) OpenBLAS on a square
+/// 1024³ product, best of 10 rounds each, and which of them it was.
+pub fn gemm_peak<F: Float>(threads: usize) -> Peak {
+    let mut candidates = vec![
+        Peak {
+            gflops: square_kernel_gflops::<F>(1024, threads, 10),
+            by: "batchprop kernels",
+        },
+        Peak {
+            gflops: square_gemm_gflops::<F>(1024, threads, 10),
+            by: "matrixmultiply",
+        },
+    ];
+    let current = batchprop::Backend::current();
+    if batchprop::Backend::set(batchprop::Backend::Blas) {
+        candidates.push(Peak {
+            gflops: square_kernel_gflops::<F>(1024, threads, 10),
+            by: "OpenBLAS",
+        });
+        batchprop::Backend::set(current);
+    }
+    candidates
+        .into_iter()
+        .max_by(|a, b| a.gflops.total_cmp(&b.gflops))
+        .expect("two candidates at least")
 }
 
 /// The CPU's model name, from `/proc/cpuinfo` where there is one.

@@ -252,7 +252,7 @@ fn sizes_threads_and_headers_beyond_the_machine_are_errors_not_aborts() {
         "{text}"
     );
 
-    // A small gzip file whose header honestly claims 2,000,000 images (7.8 GB as f32 once
+    // A small gzip file whose header honestly claims 6,000,000 images (4.7 GB of bytes once
     // decoded): refused at the header, with the figure and the flag that raises the bound.
     let dir = TempDir::new().unwrap();
     let src = Path::new(&data);
@@ -262,26 +262,26 @@ fn sizes_threads_and_headers_beyond_the_machine_are_errors_not_aborts() {
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&[0, 0, 8, 3]).unwrap();
-    for d in [2_000_000u32, 28, 28] {
+    for d in [6_000_000u32, 28, 28] {
         gz.write_all(&d.to_be_bytes()).unwrap();
     }
     gz.write_all(&[0; 4096]).unwrap();
     let mut liar = gz.finish().unwrap();
-    liar.resize(1_600_000, 0x5a);
+    liar.resize(5_000_000, 0x5a);
     std::fs::write(dir.path().join("train-images-idx3-ubyte.gz"), &liar).unwrap();
     let dir_arg = dir.path().display().to_string();
     refused_before_training(
         &run("mnist", &["--data", &dir_arg]),
         &[
             "train-images-idx3-ubyte.gz",
-            "7.8 GB",
+            "4.7 GB",
             "limit of 4.0 GB",
             "--max-load-gb",
         ],
     );
     refused_before_training(
-        &run("mnist", &["--data", &data, "--max-load-gb", "0.1"]),
-        &["train-images-idx3-ubyte.gz", "limit of 100.0 MB"],
+        &run("mnist", &["--data", &data, "--max-load-gb", "0.01"]),
+        &["train-images-idx3-ubyte.gz", "limit of 10.0 MB"],
     );
 }
 

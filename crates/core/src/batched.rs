@@ -1,31 +1,32 @@
 //! The batched engine: forward pass and BP1–BP4 for a whole mini-batch `X = [x_1 … x_m]`
 //! through matrix–matrix products, into buffers allocated once.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, s};
+use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::{
-    Activation, Cost, Error, Float, Gradients, Network, Result, Sgd, dropout::Masks, gemm, layers::Layers,
-    optimizer::MomentumStep,
+    Activation, AlignedMatrix, Cost, Error, Float, Gradients, Network, Result, Sgd, dropout::Masks, gemm,
+    layers::Layers, optimizer::MomentumStep,
 };
 
 /// The buffers of the batched forward and backward passes, allocated once for batches of up
 /// to `capacity` examples, so that a training step allocates nothing (on the engine's
 /// kernels, with `X` column-major; other layouts go through ndarray's allocating GEMM).
 ///
-/// Every buffer is column-major (`(n_l × capacity)` with each column contiguous): the first
-/// `m` columns of a batch are then one contiguous block, each example's activations are
-/// contiguous for the per-column softmax, and the GEMMs see unit-stride operands.
+/// Every buffer is column-major (`(n_l × capacity)` with each column contiguous) and starts
+/// on a 64-byte boundary ([`AlignedMatrix`]): the first `m` columns of a batch are then one
+/// contiguous block, each example's activations are contiguous for the per-column softmax,
+/// and the GEMMs see unit-stride operands.
 #[derive(Clone, Debug)]
 pub struct Workspace<F: Float> {
     sizes: Vec<usize>,               // [n_0, …, n_L] of the network it was made for
     capacity: usize,                 // the largest batch it holds
     m: usize,                        // columns filled by the last forward pass
     delta_m: usize,                  // columns filled by the last backward pass
-    z: Vec<Array2<F>>,               // [l-1] = Z^l: (n_l × capacity), column-major
-    a: Vec<Array2<F>>,               // [l-1] = A^l: (n_l × capacity), column-major; A^0 = X is the caller's
-    delta: Vec<Array2<F>>,           // [l-1] = Δ^l: (n_l × capacity), column-major
-    dropped: Vec<Array2<F>>,         // [l-1] = A^l ⊙ M^l / (1 − p) for hidden l: (n_l × capacity); made on first use
+    z: Vec<AlignedMatrix<F>>,        // [l-1] = Z^l: (n_l × capacity), column-major
+    a: Vec<AlignedMatrix<F>>,        // [l-1] = A^l: (n_l × capacity), column-major; A^0 = X is the caller's
+    delta: Vec<AlignedMatrix<F>>,    // [l-1] = Δ^l: (n_l × capacity), column-major
+    dropped: Vec<AlignedMatrix<F>>,  // [l-1] = A^l ⊙ M^l / (1 − p) for hidden l: (n_l × capacity); made on first use
     pub(crate) masks: Option<Masks>, // this step's dropout masks, set by Network::step only
 }
 
@@ -37,17 +38,17 @@ impl<F: Float> Workspace<F> {
 
     /// `Z^l: (n_l × m)` of the last batch, for `l` in `1..=L`.
     pub fn z(&self, l: usize) -> ArrayView2<'_, F> {
-        self.z[l - 1].slice(s![.., ..self.m])
+        self.z[l - 1].columns(self.m)
     }
 
     /// `A^l: (n_l × m)` of the last batch, for `l` in `1..=L`.
     pub fn a(&self, l: usize) -> ArrayView2<'_, F> {
-        self.a[l - 1].slice(s![.., ..self.m])
+        self.a[l - 1].columns(self.m)
     }
 
     /// `Δ^l: (n_l × m)` of the last backward pass, for `l` in `1..=L`.
     pub fn delta(&self, l: usize) -> ArrayView2<'_, F> {
-        self.delta[l - 1].slice(s![.., ..self.delta_m])
+        self.delta[l - 1].columns(self.delta_m)
     }
 }
 
@@ -63,20 +64,17 @@ impl<F: Float> Network<F> {
     /// A workspace for batches of up to `capacity` examples, or an error naming the bytes
     /// its buffers would need if they cannot be allocated.
     pub fn try_workspace(&self, capacity: usize) -> Result<Workspace<F>> {
-        let buffers = || -> Result<Vec<Array2<F>>> {
+        let buffers = || -> Result<Vec<AlignedMatrix<F>>> {
             self.sizes()[1..]
                 .iter()
                 .map(|&n| {
-                    let too_large = |bytes| Error::Allocation {
-                        what: format!("a workspace for batches of {capacity} on sizes {:?}", self.sizes()),
-                        bytes,
-                    };
-                    let len = n.checked_mul(capacity).ok_or_else(|| too_large(None))?;
-                    let mut v = Vec::new();
-                    v.try_reserve_exact(len)
-                        .map_err(|_| too_large(len.checked_mul(std::mem::size_of::<F>())))?;
-                    v.resize(len, F::zero());
-                    Ok(Array2::from_shape_vec((n, capacity).f(), v).expect("sized for its shape"))
+                    AlignedMatrix::zeros(n, capacity).map_err(|e| match e {
+                        Error::Allocation { bytes, .. } => Error::Allocation {
+                            what: format!("a workspace for batches of {capacity} on sizes {:?}", self.sizes()),
+                            bytes,
+                        },
+                        other => other,
+                    })
                 })
                 .collect()
         };
@@ -239,18 +237,18 @@ impl<F: Float> Network<F> {
             let capacity = ws.capacity;
             ws.dropped = self.sizes()[1..layers]
                 .iter()
-                .map(|&n| Array2::zeros((n, capacity).f()))
+                .map(|&n| AlignedMatrix::zeros(n, capacity).expect("as large as A^l, already allocated"))
                 .collect();
         }
         for l in 1..=layers {
             let (done, todo) = ws.a.split_at_mut(l - 1);
             let a_prev = match (l, ws.masks.is_some()) {
                 (1, _) => x.view(),
-                (_, true) => ws.dropped[l - 2].slice(s![.., ..m]),
-                (_, false) => done[l - 2].slice(s![.., ..m]),
+                (_, true) => ws.dropped[l - 2].columns(m),
+                (_, false) => done[l - 2].columns(m),
             }; // (n_{l-1} × m)
-            let mut z = ws.z[l - 1].slice_mut(s![.., ..m]); // (n_l × m)
-            let mut a = todo[0].slice_mut(s![.., ..m]); // (n_l × m)
+            let mut z = ws.z[l - 1].columns_mut(m); // (n_l × m)
+            let mut a = todo[0].columns_mut(m); // (n_l × m)
             let (w, b, sigma) = (self.params.w(l), self.params.b(l), &self.activations()[l - 1]);
             let layer = |a_prev: ArrayView2<F>, mut z: ArrayViewMut2<F>, a: ArrayViewMut2<F>| {
                 gemm::forward(&w, &a_prev, &b, &mut z);
@@ -268,12 +266,7 @@ impl<F: Float> Network<F> {
             if let Some(masks) = ws.masks
                 && l < layers
             {
-                masks.apply(
-                    l,
-                    0,
-                    ws.a[l - 1].slice(s![.., ..m]),
-                    ws.dropped[l - 1].slice_mut(s![.., ..m]),
-                );
+                masks.apply(l, 0, ws.a[l - 1].columns(m), ws.dropped[l - 1].columns_mut(m));
             }
         }
     }
@@ -366,11 +359,11 @@ fn backward<F: Float>(
         if l > 1 {
             backpropagate_error(sink.w(l), &activations[l - 2], l, ws);
         }
-        let delta = ws.delta[l - 1].slice(s![.., ..m]); // Δ^l: (n_l × m)
+        let delta = ws.delta[l - 1].columns(m); // Δ^l: (n_l × m)
         let a_prev = match (l, ws.masks.is_some()) {
             (1, _) => x.view(),
-            (_, true) => ws.dropped[l - 2].slice(s![.., ..m]), // D^{l-1}: what layer l saw
-            (_, false) => ws.a[l - 2].slice(s![.., ..m]),
+            (_, true) => ws.dropped[l - 2].columns(m), // D^{l-1}: what layer l saw
+            (_, false) => ws.a[l - 2].columns(m),
         }; // A^{l-1}: (n_{l-1} × m)
         sink.layer(l, delta, a_prev);
     }
@@ -382,10 +375,10 @@ fn output_error<F: Float>(activations: &[Activation<F>], cost: Cost, y: ArrayVie
     ws.delta_m = m;
     cost.delta(
         &activations[last],
-        ws.z[last].slice(s![.., ..m]),
-        ws.a[last].slice(s![.., ..m]),
+        ws.z[last].columns(m),
+        ws.a[last].columns(m),
         y,
-        ws.delta[last].slice_mut(s![.., ..m]),
+        ws.delta[last].columns_mut(m),
     );
 }
 
@@ -395,9 +388,9 @@ fn output_error<F: Float>(activations: &[Activation<F>], cost: Cost, y: ArrayVie
 fn backpropagate_error<F: Float>(w: ArrayView2<F>, sigma: &Activation<F>, l: usize, ws: &mut Workspace<F>) {
     let m = ws.m;
     let (lower, upper) = ws.delta.split_at_mut(l - 1);
-    let delta = upper[0].slice(s![.., ..m]); // Δ^l: (n_l × m)
-    let mut delta_prev = lower[l - 2].slice_mut(s![.., ..m]); // Δ^{l-1}: (n_{l-1} × m)
-    let (z, a) = (ws.z[l - 2].slice(s![.., ..m]), ws.a[l - 2].slice(s![.., ..m])); // (n_{l-1} × m)
+    let delta = upper[0].columns(m); // Δ^l: (n_l × m)
+    let mut delta_prev = lower[l - 2].columns_mut(m); // Δ^{l-1}: (n_{l-1} × m)
+    let (z, a) = (ws.z[l - 2].columns(m), ws.a[l - 2].columns(m)); // (n_{l-1} × m)
     let masks = ws.masks;
     let step =
         |offset: usize, delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {

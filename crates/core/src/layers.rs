@@ -5,17 +5,13 @@
 //! means one allocation, one pass for an element-wise update, and one contiguous block to
 //! copy, compare or all-reduce. Each array starts on a 64-byte boundary, a cache line and
 //! an AVX-512 register, so that the kernels' loads of a row's start never straddle two lines.
-//!
-//! The alignment comes from over-allocating a plain `Vec<F>` and starting at the first
-//! aligned element: safe code only, and the `Vec` frees itself with `F`'s own layout. (An
-//! aligned allocation handed to an `Array2` would be freed with the wrong layout.)
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
-use crate::{Error, Float, Result};
-
-/// Bytes every array in the buffer is aligned to.
-pub(crate) const ALIGN: usize = 64;
+use crate::{
+    Error, Float, Result,
+    aligned::{ALIGN, AlignedVec},
+};
 
 /// Where each layer's arrays sit in the buffer, in elements from its aligned start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,9 +25,7 @@ struct Offsets {
 pub(crate) struct Layers<F> {
     sizes: Vec<usize>,     // [n_0, …, n_L]
     offsets: Vec<Offsets>, // [l-1]: where W^l and b^l start
-    len: usize,            // elements from the aligned start to the end of b^L
-    data: Vec<F>,          // (start + len), over-allocated by up to ALIGN bytes
-    start: usize,          // the first element of data at a 64-byte-aligned address
+    data: AlignedVec<F>,   // from W^1 to the end of b^L, padding included
 }
 
 /// `n` rounded up to a whole number of `ALIGN`-byte lines of `F`.
@@ -44,9 +38,10 @@ impl<F: Float> Layers<F> {
     /// Zeroed arrays for `sizes` (already checked to be a network's: ≥ 2 layers, none empty).
     /// A size whose parameters cannot be counted or allocated is an error naming the bytes.
     pub(crate) fn zeros(sizes: &[usize]) -> Result<Self> {
-        let too_large = |elements: Option<usize>| Error::Allocation {
-            what: format!("the parameters of sizes {sizes:?}"),
-            bytes: elements.and_then(|e| e.checked_mul(std::mem::size_of::<F>())),
+        let what = || format!("the parameters of sizes {sizes:?}");
+        let too_large = || Error::Allocation {
+            what: what(),
+            bytes: None,
         };
         let mut offsets = Vec::with_capacity(sizes.len() - 1);
         let mut len = 0usize;
@@ -57,25 +52,15 @@ impl<F: Float> Layers<F> {
                 .checked_mul(n_in)
                 .and_then(|n| w.checked_add(n))
                 .and_then(round_up::<F>)
-                .ok_or_else(|| too_large(None))?;
-            len = b
-                .checked_add(n_out)
-                .and_then(round_up::<F>)
-                .ok_or_else(|| too_large(None))?;
+                .ok_or_else(too_large)?;
+            len = b.checked_add(n_out).and_then(round_up::<F>).ok_or_else(too_large)?;
             offsets.push(Offsets { w, b });
         }
-        let pad = ALIGN / std::mem::size_of::<F>();
-        let total = len.checked_add(pad).ok_or_else(|| too_large(None))?;
-        let mut data = Vec::new();
-        data.try_reserve_exact(total).map_err(|_| too_large(Some(total)))?;
-        data.resize(total, F::zero());
-        let start = data.as_ptr().align_offset(ALIGN).min(pad);
+        let data = AlignedVec::zeros(len, what)?;
         Ok(Layers {
             sizes: sizes.to_vec(),
             offsets,
-            len,
             data,
-            start,
         })
     }
 
@@ -96,12 +81,12 @@ impl<F: Float> Layers<F> {
 
     /// The whole buffer, padding included (zeros), from its aligned start.
     pub(crate) fn as_slice(&self) -> &[F] {
-        &self.data[self.start..self.start + self.len]
+        self.data.as_slice()
     }
 
     /// The whole buffer, padding included, from its aligned start. Writers keep the padding 0.
     pub(crate) fn as_mut_slice(&mut self) -> &mut [F] {
-        &mut self.data[self.start..self.start + self.len]
+        self.data.as_mut_slice()
     }
 
     fn shape(&self, l: usize) -> (usize, usize) {
@@ -111,20 +96,19 @@ impl<F: Float> Layers<F> {
     /// `W^l: (n_l × n_{l-1})`, row-major, for `l` in `1..=L`.
     pub(crate) fn w(&self, l: usize) -> ArrayView2<'_, F> {
         let (o, (rows, cols)) = (&self.offsets[l - 1], self.shape(l));
-        let start = self.start + o.w;
-        ArrayView2::from_shape((rows, cols), &self.data[start..start + rows * cols]).expect("laid out for its shape")
+        ArrayView2::from_shape((rows, cols), &self.as_slice()[o.w..o.w + rows * cols]).expect("laid out for its shape")
     }
 
     /// `b^l: (n_l)`, for `l` in `1..=L`.
     pub(crate) fn b(&self, l: usize) -> ArrayView1<'_, F> {
-        let start = self.start + self.offsets[l - 1].b;
-        ArrayView1::from(&self.data[start..start + self.sizes[l]])
+        let start = self.offsets[l - 1].b;
+        ArrayView1::from(&self.as_slice()[start..start + self.sizes[l]])
     }
 
     /// `W^l` and `b^l`, both writable.
     pub(crate) fn layer_mut(&mut self, l: usize) -> (ArrayViewMut2<'_, F>, ArrayViewMut1<'_, F>) {
         let (o, (rows, cols)) = (self.offsets[l - 1].clone(), self.shape(l));
-        let (w_part, b_part) = self.data[self.start + o.w..].split_at_mut(o.b - o.w);
+        let (w_part, b_part) = self.data.as_mut_slice()[o.w..].split_at_mut(o.b - o.w);
         let w = ArrayViewMut2::from_shape((rows, cols), &mut w_part[..rows * cols]).expect("laid out for its shape");
         (w, ArrayViewMut1::from(&mut b_part[..rows]))
     }
@@ -141,11 +125,12 @@ impl<F: Float> Layers<F> {
 }
 
 impl<F: Float> Clone for Layers<F> {
-    /// A new aligned buffer (a cloned `Vec` could start at another offset from a line).
     fn clone(&self) -> Self {
-        let mut copy = self.zeros_like().expect("the original was allocated");
-        copy.as_mut_slice().copy_from_slice(self.as_slice());
-        copy
+        Layers {
+            sizes: self.sizes.clone(),
+            offsets: self.offsets.clone(),
+            data: self.data.clone(),
+        }
     }
 }
 

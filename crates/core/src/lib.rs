@@ -75,6 +75,7 @@
 extern crate blas_src as _;
 
 mod activation;
+mod aligned;
 pub mod atomic;
 mod batched;
 mod cost;
@@ -93,6 +94,7 @@ mod save;
 mod update;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE, Elementwise, sigmoid};
+pub use aligned::{ALIGN, AlignedMatrix};
 pub use atomic::{check_writable, write_atomically};
 pub use batched::Workspace;
 pub use cost::Cost;

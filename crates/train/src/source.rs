@@ -2,7 +2,7 @@
 //! from them.
 
 use batchprop::Float;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip, s};
 
 use crate::{Error, Result};
 
@@ -224,7 +224,11 @@ impl<F: Float> Source<F> for Examples<'_, F> {
 
     fn gather(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
         for (mut column, &i) in x.columns_mut().into_iter().zip(indices) {
-            column.assign(&self.x.column(i));
+            let example = self.x.column(i);
+            match (column.as_slice_mut(), example.as_slice()) {
+                (Some(to), Some(from)) => to.copy_from_slice(from),
+                _ => column.assign(&example),
+            }
         }
     }
 
@@ -303,31 +307,48 @@ impl<F: Float> Source<F> for Images<'_> {
     fn gather(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
         let pixels = self.bytes.pixels();
         let shape = self.bytes.item_shape();
-        let cols = shape.get(1).copied().unwrap_or(1) as isize;
-        let rows = shape[0] as isize;
-        let scale = 1.0 / 255.0;
+        let cols = shape.get(1).copied().unwrap_or(1);
+        let rows = shape[0];
         for (mut column, &k) in x.columns_mut().into_iter().zip(indices) {
             let (image, (dr, dc)) = (k / self.variants, SHIFTS[k % self.variants]);
             let source = pixels.row(image);
+            let source = source.as_slice().expect("the images are rows of a row-major array");
             if (dr, dc) == (0, 0) {
-                for (v, &p) in column.iter_mut().zip(source) {
-                    *v = F::from_f64(f64::from(p) * scale);
-                }
+                scale_into(source, column);
                 continue;
             }
+            // Row r of the shifted image is row r − dr of the image moved dc columns right:
+            // columns lo..hi come from lo − dc..hi − dc, the rest (and rows off the image) are 0.
+            let (lo, hi) = (dc.max(0) as usize, (cols as isize + dc.min(0)) as usize);
             for r in 0..rows {
-                for c in 0..cols {
-                    let (sr, sc) = (r - dr, c - dc);
-                    let p = if (0..rows).contains(&sr) && (0..cols).contains(&sc) {
-                        source[(sr * cols + sc) as usize]
-                    } else {
-                        0
-                    };
-                    column[(r * cols + c) as usize] = F::from_f64(f64::from(p) * scale);
+                let mut row = column.slice_mut(s![r * cols..(r + 1) * cols]);
+                let sr = r as isize - dr;
+                if !(0..rows as isize).contains(&sr) {
+                    row.fill(F::zero());
+                    continue;
                 }
+                let from = sr as usize * cols;
+                row.slice_mut(s![..lo]).fill(F::zero());
+                row.slice_mut(s![hi..]).fill(F::zero());
+                let start = (from as isize + lo as isize - dc) as usize;
+                scale_into(&source[start..start + (hi - lo)], row.slice_mut(s![lo..hi]));
             }
         }
     }
+}
+
+/// A pixel as the network sees it, `p / 255` (the book's scaling; the values the float
+/// loaders of `batchprop_data` read).
+#[inline(always)]
+fn scaled<F: Float>(p: u8) -> F {
+    F::from_f64(f64::from(p) * (1.0 / 255.0))
+}
+
+/// `x ← pixels / 255`. `Zip` runs contiguous operands as slices, so that the compiler
+/// vectorises the conversion (a scalar loop over ndarray's iterators, or a 256-entry table,
+/// is several times slower).
+fn scale_into<F: Float>(pixels: &[u8], x: ArrayViewMut1<F>) {
+    Zip::from(x).and(pixels).for_each(|v, &p| *v = scaled(p));
 }
 
 /// A borrowed source (a `&dyn Source`, say, chosen at run time) is a source.

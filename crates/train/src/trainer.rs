@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
-use batchprop::{Activation, Cost, Float, Metadata, Network, Optimizer, OptimizerState, one_hot};
+use batchprop::{Activation, AlignedMatrix, Cost, Float, Metadata, Network, Optimizer, OptimizerState, one_hot};
 use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
 use rand::{SeedableRng, rngs::ChaCha8Rng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -1017,25 +1017,18 @@ fn outcomes<F: Float>(a: ArrayView2<F>, y: ArrayView2<F>, saturating: bool) -> (
     (correct, saturated)
 }
 
-/// Shuffled mini-batches, gathered into buffers allocated once.
+/// Shuffled mini-batches, gathered into buffers allocated once, each 64-byte aligned (the
+/// first layer's products stream `X`).
 struct Batcher<F> {
     batch_size: usize,
-    order: Vec<usize>, // (N): this epoch's order of examples
-    x: Array2<F>,      // X: (n_0 × batch_size), column-major
-    y: Array2<F>,      // Y: (n_L × batch_size), column-major
+    order: Vec<usize>,   // (N): this epoch's order of examples
+    x: AlignedMatrix<F>, // X: (n_0 × batch_size), column-major
+    y: AlignedMatrix<F>, // Y: (n_L × batch_size), column-major
 }
 
 impl<F: Float> Batcher<F> {
     fn new<S: Source<F>>(data: &S, outputs: usize, batch_size: usize) -> Result<Self> {
-        let zeros = |rows: usize| -> Result<Array2<F>> {
-            let len = rows
-                .checked_mul(batch_size)
-                .ok_or_else(|| allocation(rows, batch_size))?;
-            let mut v = Vec::new();
-            v.try_reserve_exact(len).map_err(|_| allocation(rows, batch_size))?;
-            v.resize(len, F::zero());
-            Ok(Array2::from_shape_vec((rows, batch_size).f(), v).expect("sized for its shape"))
-        };
+        let zeros = |rows: usize| AlignedMatrix::zeros(rows, batch_size).map_err(|_| allocation(rows, batch_size));
         Ok(Batcher {
             batch_size,
             order: (0..data.len()).collect(),
@@ -1064,21 +1057,22 @@ impl<F: Float> Batcher<F> {
         let start = k * self.batch_size;
         let indices = &self.order[start..(start + self.batch_size).min(self.order.len())];
         let m = indices.len();
-        data.gather(indices, self.x.slice_mut(s![.., ..m]));
+        data.gather(indices, self.x.columns_mut(m));
+        let mut y_m = self.y.columns_mut(m); // (n_L × m)
         match data.targets() {
             Targets::Classes { labels, .. } => {
-                self.y.fill(F::zero());
+                y_m.fill(F::zero());
                 for (j, &i) in indices.iter().enumerate() {
-                    self.y[[labels[i] as usize, j]] = F::one();
+                    y_m[[labels[i] as usize, j]] = F::one();
                 }
             }
             Targets::Values(y) => {
-                for (mut column, &i) in self.y.columns_mut().into_iter().zip(indices) {
+                for (mut column, &i) in y_m.columns_mut().into_iter().zip(indices) {
                     column.assign(&y.column(i));
                 }
             }
         }
-        (self.x.slice(s![.., ..m]), self.y.slice(s![.., ..m]))
+        (self.x.columns(m), self.y.columns(m))
     }
 }
 
