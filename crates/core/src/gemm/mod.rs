@@ -501,7 +501,10 @@ mod tests {
     fn every_kernel_on<F: Float>(isa: Isa) {
         for (t, &n) in DIMS.iter().enumerate() {
             for &k in &DIMS {
-                for &m in &[1, 2, 5, 10, 13] {
+                // With the unit tests' 1 KiB panels (kernels.rs), m = 13 crosses a panel
+                // boundary once k ≥ 17 and m = 70 once k ≥ 4: every kernel's panel loop and
+                // its last, partial panel are exercised.
+                for &m in &[1, 2, 5, 10, 13, 70] {
                     let what = format!("{} {} n={n} k={k} m={m}", isa.name(), F::NAME);
                     let w = values::<F>((n, k), t, false);
                     let a = values::<F>((k, m), t + 1, true);
