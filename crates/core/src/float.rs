@@ -31,6 +31,7 @@ pub trait Float:
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
+    #[inline]
     fn from_f64(x: f64) -> Self {
         x as f32
     }
@@ -41,6 +42,7 @@ impl Float for f32 {
 
 impl Float for f64 {
     const NAME: &'static str = "f64";
+    #[inline]
     fn from_f64(x: f64) -> Self {
         x
     }

@@ -1054,10 +1054,14 @@ impl<F: Float> Batcher<F> {
 
     /// Gathers batch `k` of this epoch: `X: (n_0 × m)` and `Y: (n_L × m)`.
     fn gather<S: Source<F>>(&mut self, data: &S, k: usize) -> (ArrayView2<'_, F>, ArrayView2<'_, F>) {
-        let start = k * self.batch_size;
-        let indices = &self.order[start..(start + self.batch_size).min(self.order.len())];
+        let batch = |k: usize| {
+            &self.order[(k * self.batch_size).min(self.order.len())..((k + 1) * self.batch_size).min(self.order.len())]
+        };
+        let indices = batch(k);
         let m = indices.len();
         data.gather(indices, self.x.columns_mut(m));
+        // The next batch's examples come into the cache while the engine steps on this one.
+        data.prefetch(batch(k + 1));
         let mut y_m = self.y.columns_mut(m); // (n_L × m)
         match data.targets() {
             Targets::Classes { labels, .. } => {

@@ -3,7 +3,7 @@
 
 use batchprop_data::{Dataset, Idx, IdxData, ImageBytes};
 use batchprop_train::{Examples, Images, Settings, Source, Targets, Trainer};
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 
 /// Writes `n` images of `rows × cols` pixels (`f(i, pixel)`) and labels `i % 3` as IDX files.
 fn files(dir: &tempfile::TempDir, n: usize, rows: usize, cols: usize, f: impl Fn(usize, usize) -> u8) -> ImageBytes {
@@ -100,4 +100,35 @@ fn unshifted_bytes_train_to_the_same_bits_as_the_float_images() {
     };
     let in_place = Examples::classes(floats.x(), floats.labels(), 3).unwrap();
     assert_eq!(run(&Images::new(&bytes)), run(&in_place));
+}
+
+/// Every pixel value, in images long enough for the vectorised conversion's full vectors and
+/// its tail, gathers to the bits the float loaders read (on the instruction set
+/// `BATCHPROP_ISA` chooses: CI runs this file on each).
+#[test]
+fn every_pixel_value_gathers_to_the_loaders_bits() {
+    fn check<F: batchprop::Float + batchprop_data::Float + std::fmt::Debug>(
+        dir: &tempfile::TempDir,
+        bytes: &ImageBytes,
+    ) {
+        let floats = Dataset::<F>::load(dir.path().join("images"), dir.path().join("labels"), 3).unwrap();
+        let (images, want_x) = (Images::new(bytes), floats.x());
+        let order = [2, 0, 1];
+        let mut x = Array2::<F>::from_elem((289, 3).f(), <F as batchprop::Float>::from_f64(f64::NAN));
+        images.gather(&order, x.view_mut());
+        for (j, &i) in order.iter().enumerate() {
+            let (got, want) = (x.column(j), want_x.column(i));
+            assert!(
+                got.iter()
+                    .zip(want)
+                    .all(|(&g, &w)| batchprop::Float::as_f64(g).to_bits() == batchprop::Float::as_f64(w).to_bits()),
+                "{} image {i}",
+                <F as batchprop::Float>::NAME
+            );
+        }
+    }
+    let dir = tempfile::TempDir::new().unwrap();
+    let bytes = files(&dir, 3, 17, 17, |i, p| ((i * 97 + p) % 256) as u8);
+    check::<f32>(&dir, &bytes);
+    check::<f64>(&dir, &bytes);
 }
