@@ -411,7 +411,7 @@ fn scale_into<F: Float>(pixels: &[u8], mut x: ArrayViewMut1<F>) {
             // SAFETY: `Isa::current` is an instruction set this CPU supports.
             Isa::Avx512 => return unsafe { avx512(pixels, x) },
             Isa::Avx2 => return unsafe { avx2(pixels, x) },
-            Isa::Scalar => {}
+            Isa::Baseline => {}
         }
     }
     scale_slice(pixels, x)

@@ -171,11 +171,16 @@ unsafe fn forward_block<S: Simd, const R: usize, const C: usize>(
     b: Mat<S::Elem>,
     z: MatMut<S::Elem>,
 ) {
-    unsafe {
-        let mut acc = [[S::zero(); C]; R];
-        let mut p = 0;
-        while p < k {
-            let lanes = S::LANES.min(k - p);
+    // Adds the products of lanes `p..p + lanes` of the rows of W and the columns of A.
+    #[inline(always)]
+    unsafe fn along<S: Simd, const R: usize, const C: usize>(
+        acc: &mut [[S::V; C]; R],
+        p: usize,
+        lanes: usize,
+        w: Mat<S::Elem>,
+        a: Mat<S::Elem>,
+    ) {
+        unsafe {
             let mut a_p = [S::zero(); C];
             for (c, a_p) in a_p.iter_mut().enumerate() {
                 *a_p = load::<S>(a.at(p, c), lanes);
@@ -186,7 +191,20 @@ unsafe fn forward_block<S: Simd, const R: usize, const C: usize>(
                     *acc = S::mul_add(w_p, a_p, *acc);
                 }
             }
+        }
+    }
+    unsafe {
+        let mut acc = [[S::zero(); C]; R];
+        // Whole vectors, then the partial one: the hot loop holds no partial load (a copy
+        // through memory on SSE2 and NEON, which have no masked loads).
+        let whole = k - k % S::LANES;
+        let mut p = 0;
+        while p < whole {
+            along::<S, R, C>(&mut acc, p, S::LANES, w, a);
             p += S::LANES;
+        }
+        if p < k {
+            along::<S, R, C>(&mut acc, p, k - p, w, a);
         }
         for (r, acc) in acc.iter().enumerate() {
             let b = *b.at(r, 0);

@@ -6,8 +6,10 @@
 //! | [`tn`] | `D' ← Wᵀ D` | BP2, before the `⊙ σ'(Z)` |
 //! | [`nt`] | `W ← β W + α D Aᵀ` | BP4 with the SGD update fused (or `β = 0` for `∇W`) |
 //!
-//! Each runs on the best instruction set the CPU has (AVX-512F, AVX2 + FMA, or plain
-//! scalar code), detected once; `BATCHPROP_ISA=avx512|avx2|scalar` picks a lower one. The
+//! Each runs on the best instruction set the CPU has (AVX-512F, AVX2 + FMA, or the
+//! architecture's baseline vectors: SSE2 on x86-64, NEON on aarch64), detected once;
+//! `BATCHPROP_ISA=avx512|avx2|baseline` picks a lower one (`sse2`, `neon` and the old
+//! `scalar` name the baseline too). The
 //! kernels need the layouts the engine's buffers have (rows of `W` contiguous, columns of
 //! `A`, `Z`, `D'` contiguous); any other layout, such as a row-major `X`, goes through
 //! ndarray's `general_mat_mul` instead, which is correct but allocates per call.
@@ -32,7 +34,7 @@ use std::sync::{
 
 use kernels::{Blocking, Mat, MatMut};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, linalg::general_mat_mul};
-use simd::{Scalar, Simd};
+use simd::Simd;
 
 /// The instruction set the kernels run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,24 +43,36 @@ pub enum Isa {
     Avx512,
     /// 256-bit vectors with fused multiply–add (x86-64 with AVX2 and FMA).
     Avx2,
-    /// Portable scalar code.
-    Scalar,
+    /// The vectors every CPU of the architecture has: 128-bit SSE2 on x86-64 (no FMA), NEON
+    /// on aarch64; one-lane scalar code elsewhere.
+    Baseline,
 }
 
 impl Isa {
-    /// `avx512`, `avx2` or `scalar`.
+    /// `avx512`, `avx2`, or the baseline's name: `sse2`, `neon` or `scalar`.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Avx512 => "avx512",
             Isa::Avx2 => "avx2",
-            Isa::Scalar => "scalar",
+            Isa::Baseline if cfg!(target_arch = "x86_64") => "sse2",
+            Isa::Baseline if cfg!(target_arch = "aarch64") => "neon",
+            Isa::Baseline => "scalar",
+        }
+    }
+
+    /// The instruction set `BATCHPROP_ISA` names: its [`name`](Isa::name), or `baseline` (or
+    /// `scalar`, its name before it was vectorised) for [`Isa::Baseline`].
+    pub fn named(name: &str) -> Option<Isa> {
+        match name {
+            "baseline" | "scalar" => Some(Isa::Baseline),
+            _ => Isa::ALL.into_iter().find(|isa| isa.name() == name),
         }
     }
 
     /// Whether this CPU can run it.
     pub fn is_supported(self) -> bool {
         match self {
-            Isa::Scalar => true,
+            Isa::Baseline => true,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => is_x86_feature_detected!("avx512f"),
             #[cfg(target_arch = "x86_64")]
@@ -69,7 +83,7 @@ impl Isa {
     }
 
     /// The instruction sets, best first.
-    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
+    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Baseline];
 
     /// The instruction set the kernels use: the best this CPU supports, or the one named by
     /// `BATCHPROP_ISA` if the CPU supports that. Decided once per process.
@@ -79,12 +93,9 @@ impl Isa {
             let best = Isa::ALL
                 .into_iter()
                 .find(|isa| isa.is_supported())
-                .unwrap_or(Isa::Scalar);
+                .unwrap_or(Isa::Baseline);
             match std::env::var("BATCHPROP_ISA") {
-                Ok(name) => Isa::ALL
-                    .into_iter()
-                    .find(|isa| isa.name() == name && isa.is_supported())
-                    .unwrap_or(best),
+                Ok(name) => Isa::named(&name).filter(|isa| isa.is_supported()).unwrap_or(best),
                 Err(_) => best,
             }
         })
@@ -230,36 +241,52 @@ mod openblas {
 /// being nameable outside.
 pub trait Element: ndarray::LinalgScalar + PartialEq {
     #[doc(hidden)]
+    #[cfg(target_arch = "x86_64")]
     type Avx512: Simd<Elem = Self>;
     #[doc(hidden)]
+    #[cfg(target_arch = "x86_64")]
     type Avx2: Simd<Elem = Self>;
+    #[doc(hidden)]
+    type Baseline: Simd<Elem = Self>;
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Element for f32 {
     type Avx512 = simd::Avx512F32;
     type Avx2 = simd::Avx2F32;
+    type Baseline = simd::Sse2F32;
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Element for f64 {
     type Avx512 = simd::Avx512F64;
     type Avx2 = simd::Avx2F64;
+    type Baseline = simd::Sse2F64;
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
 impl Element for f32 {
-    type Avx512 = Scalar<f32>;
-    type Avx2 = Scalar<f32>;
+    type Baseline = simd::NeonF32;
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
 impl Element for f64 {
-    type Avx512 = Scalar<f64>;
-    type Avx2 = Scalar<f64>;
+    type Baseline = simd::NeonF64;
 }
 
-/// Block sizes per instruction set: 32 vector registers with AVX-512, 16 with AVX2.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+impl Element for f32 {
+    type Baseline = simd::Scalar<f32>;
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+impl Element for f64 {
+    type Baseline = simd::Scalar<f64>;
+}
+
+/// Block sizes per instruction set, for its number of vector registers: 32 with AVX-512
+/// (and NEON), 16 with AVX2 (and SSE2). Without FMA, SSE2's multiply needs a temporary
+/// register: 3 × 3 accumulators and 3 + 3 operands still leave it one.
 const AVX512: Blocking = Blocking {
     forward: (4, 4),
     tn: (4, 4),
@@ -270,10 +297,16 @@ const AVX2: Blocking = Blocking {
     tn: (3, 3),
     nt: (3, 3),
 };
-const SCALAR: Blocking = Blocking {
-    forward: (2, 2),
-    tn: (2, 4),
-    nt: (2, 4),
+const BASELINE: Blocking = if cfg!(target_arch = "aarch64") {
+    AVX512
+} else if cfg!(target_arch = "x86_64") {
+    AVX2
+} else {
+    Blocking {
+        forward: (2, 2),
+        tn: (2, 4),
+        nt: (2, 4),
+    }
 };
 
 /// Instantiates a generic kernel once per instruction set, each compiled with that set's
@@ -297,7 +330,7 @@ macro_rules! per_isa {
                     Isa::Avx512 => avx512::<F, F::Avx512>($($arg),*),
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => avx2::<F, F::Avx2>($($arg),*),
-                    _ => kernels::$kernel::<Scalar<F>>($($arg,)* SCALAR),
+                    _ => kernels::$kernel::<F::Baseline>($($arg,)* BASELINE),
                 }
             }
         }
@@ -573,5 +606,23 @@ mod tests {
     #[test]
     fn the_current_isa_is_supported() {
         assert!(Isa::current().is_supported());
+    }
+
+    #[test]
+    fn batchprop_isa_names_the_kernels_that_run() {
+        for isa in Isa::ALL {
+            assert_eq!(Isa::named(isa.name()), Some(isa));
+        }
+        assert_eq!(Isa::named("baseline"), Some(Isa::Baseline));
+        assert_eq!(Isa::named("scalar"), Some(Isa::Baseline));
+        assert_eq!(Isa::named("avx"), None);
+        // CI runs the tests once per instruction set through this variable: a name it does
+        // not take would test the best one twice.
+        if let Ok(name) = std::env::var("BATCHPROP_ISA") {
+            let isa = Isa::named(&name).unwrap_or_else(|| panic!("BATCHPROP_ISA={name} names no instruction set"));
+            if isa.is_supported() {
+                assert_eq!(Isa::current(), isa, "BATCHPROP_ISA={name}");
+            }
+        }
     }
 }

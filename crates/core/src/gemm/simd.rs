@@ -4,6 +4,7 @@
 //! inside a `#[target_feature]` function (the `per_isa!` macro in `super`), so that the
 //! intrinsics below are inlined into code compiled for that instruction set.
 
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 use std::marker::PhantomData;
 
 use ndarray::LinalgScalar;
@@ -33,9 +34,12 @@ pub trait Simd {
     unsafe fn sum(v: Self::V) -> Self::Elem;
 }
 
-/// One lane, plain arithmetic: the portable fallback.
+/// One lane, plain arithmetic: the fallback where the engine has no vector code (neither
+/// x86-64 nor aarch64).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub struct Scalar<F>(PhantomData<F>);
 
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 impl<F: LinalgScalar + PartialEq> Simd for Scalar<F> {
     type Elem = F;
     type V = F;
@@ -282,6 +286,233 @@ mod x86 {
                 let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
                 _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
             }
+        }
+    }
+
+    /// 4 × f32 in an XMM register (SSE2, every x86-64): the [`Isa::Baseline`](super::super::Isa::Baseline)
+    /// kernels on x86-64. No FMA in the baseline: `mul_add` multiplies, then adds.
+    pub struct Sse2F32;
+    /// 2 × f64 in an XMM register (SSE2, every x86-64).
+    pub struct Sse2F64;
+
+    impl Simd for Sse2F32 {
+        type Elem = f32;
+        type V = __m128;
+        const LANES: usize = 4;
+
+        #[inline(always)]
+        unsafe fn zero() -> __m128 {
+            unsafe { _mm_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m128 {
+            unsafe { _mm_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m128 {
+            unsafe { _mm_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> __m128 {
+            // No masked loads before AVX: through a zeroed copy.
+            let mut v = [0.0; 4];
+            unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n) };
+            unsafe { _mm_loadu_ps(v.as_ptr()) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m128) {
+            unsafe { _mm_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(p: *mut f32, v: __m128, n: usize) {
+            let mut out = [0.0; 4];
+            unsafe {
+                _mm_storeu_ps(out.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(out.as_ptr(), p, n);
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: __m128, b: __m128, c: __m128) -> __m128 {
+            unsafe { _mm_add_ps(_mm_mul_ps(a, b), c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m128, b: __m128) -> __m128 {
+            unsafe { _mm_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m128) -> f32 {
+            unsafe {
+                let s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+                _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s)))
+            }
+        }
+    }
+
+    impl Simd for Sse2F64 {
+        type Elem = f64;
+        type V = __m128d;
+        const LANES: usize = 2;
+
+        #[inline(always)]
+        unsafe fn zero() -> __m128d {
+            unsafe { _mm_setzero_pd() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f64) -> __m128d {
+            unsafe { _mm_set1_pd(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f64) -> __m128d {
+            unsafe { _mm_loadu_pd(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f64, n: usize) -> __m128d {
+            // `n < 2`: the first lane or none.
+            if n == 0 {
+                unsafe { _mm_setzero_pd() }
+            } else {
+                unsafe { _mm_load_sd(p) }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f64, v: __m128d) {
+            unsafe { _mm_storeu_pd(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(p: *mut f64, v: __m128d, n: usize) {
+            if n == 1 {
+                unsafe { _mm_store_sd(p, v) }
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: __m128d, b: __m128d, c: __m128d) -> __m128d {
+            unsafe { _mm_add_pd(_mm_mul_pd(a, b), c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m128d, b: __m128d) -> __m128d {
+            unsafe { _mm_mul_pd(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m128d) -> f64 {
+            unsafe { _mm_cvtsd_f64(_mm_add_sd(v, _mm_unpackhi_pd(v, v))) }
+        }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+pub use arm::*;
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    use std::arch::aarch64::*;
+
+    use super::Simd;
+
+    /// 4 × f32 in a NEON register (every aarch64): the [`Isa::Baseline`](super::super::Isa::Baseline)
+    /// kernels on aarch64.
+    pub struct NeonF32;
+    /// 2 × f64 in a NEON register.
+    pub struct NeonF64;
+
+    impl Simd for NeonF32 {
+        type Elem = f32;
+        type V = float32x4_t;
+        const LANES: usize = 4;
+
+        #[inline(always)]
+        unsafe fn zero() -> float32x4_t {
+            unsafe { vdupq_n_f32(0.0) }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> float32x4_t {
+            unsafe { vdupq_n_f32(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> float32x4_t {
+            unsafe { vld1q_f32(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> float32x4_t {
+            let mut v = [0.0; 4];
+            unsafe {
+                std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
+                vld1q_f32(v.as_ptr())
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: float32x4_t) {
+            unsafe { vst1q_f32(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(p: *mut f32, v: float32x4_t, n: usize) {
+            let mut out = [0.0; 4];
+            unsafe {
+                vst1q_f32(out.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(out.as_ptr(), p, n);
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+            unsafe { vfmaq_f32(c, a, b) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            unsafe { vmulq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: float32x4_t) -> f32 {
+            unsafe { vaddvq_f32(v) }
+        }
+    }
+
+    impl Simd for NeonF64 {
+        type Elem = f64;
+        type V = float64x2_t;
+        const LANES: usize = 2;
+
+        #[inline(always)]
+        unsafe fn zero() -> float64x2_t {
+            unsafe { vdupq_n_f64(0.0) }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f64) -> float64x2_t {
+            unsafe { vdupq_n_f64(x) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f64) -> float64x2_t {
+            unsafe { vld1q_f64(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f64, n: usize) -> float64x2_t {
+            let mut v = [0.0; 2];
+            unsafe {
+                std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
+                vld1q_f64(v.as_ptr())
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f64, v: float64x2_t) {
+            unsafe { vst1q_f64(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn store_partial(p: *mut f64, v: float64x2_t, n: usize) {
+            let mut out = [0.0; 2];
+            unsafe {
+                vst1q_f64(out.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(out.as_ptr(), p, n);
+            }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: float64x2_t, b: float64x2_t, c: float64x2_t) -> float64x2_t {
+            unsafe { vfmaq_f64(c, a, b) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: float64x2_t, b: float64x2_t) -> float64x2_t {
+            unsafe { vmulq_f64(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: float64x2_t) -> f64 {
+            unsafe { vaddvq_f64(v) }
         }
     }
 }
