@@ -225,7 +225,8 @@ impl<F: Float> Network<F> {
     }
 
     /// The forward pass on a checked batch: `Z^l = W^l A^{l-1} + b^l 1ᵀ`, `A^l = σ(Z^l)`, in
-    /// blocks of columns across the current rayon pool when the batch is large enough.
+    /// blocks of columns across the current rayon pool when the product is large enough, or
+    /// blocks of rows of `W^l` when the batch is too narrow to split.
     ///
     /// With dropout masks in `ws`, each hidden layer's `A^l` is kept as it is (σ' reads it)
     /// and its masked, scaled copy `D^l = A^l ⊙ M^l / (1 − p)` feeds the next layer.
@@ -255,7 +256,23 @@ impl<F: Float> Network<F> {
                 sigma.forward(z.view(), a);
             };
             let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
-            if cols == m {
+            // A batch too narrow to split by columns splits by rows of `W` when σ acts on
+            // each entry alone (not softmax, which reads whole columns).
+            let rows = if cols == m && !matches!(sigma, Activation::Softmax) {
+                block(w.len() * m, w.nrows(), 4)
+            } else {
+                w.nrows()
+            };
+            if rows < w.nrows() {
+                (w.axis_chunks_iter(Axis(0), rows).into_par_iter())
+                    .zip(b.axis_chunks_iter(Axis(0), rows))
+                    .zip(z.axis_chunks_iter_mut(Axis(0), rows))
+                    .zip(a.axis_chunks_iter_mut(Axis(0), rows))
+                    .for_each(|(((w, b), mut z), a)| {
+                        gemm::forward(&w, &a_prev, &b, &mut z);
+                        sigma.forward(z.view(), a);
+                    });
+            } else if cols == m {
                 layer(a_prev, z, a);
             } else {
                 (a_prev.axis_chunks_iter(Axis(1), cols).into_par_iter())
@@ -402,7 +419,23 @@ fn backpropagate_error<F: Float>(w: ArrayView2<F>, sigma: &Activation<F>, l: usi
             sigma.backward(z, a, delta_prev);
         };
     let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
-    if cols == m {
+    // A batch too narrow to split by columns splits `Δ^{l-1}` by rows (columns of `W^l`),
+    // when σ' acts on each entry alone and no dropout mask (indexed by column) applies.
+    let rows = if cols == m && masks.is_none() && !matches!(sigma, Activation::Softmax) {
+        block(w.len() * m, w.ncols(), 4)
+    } else {
+        w.ncols()
+    };
+    if rows < w.ncols() {
+        (w.axis_chunks_iter(Axis(1), rows).into_par_iter())
+            .zip(delta_prev.axis_chunks_iter_mut(Axis(0), rows))
+            .zip(z.axis_chunks_iter(Axis(0), rows))
+            .zip(a.axis_chunks_iter(Axis(0), rows))
+            .for_each(|(((w, mut delta_prev), z), a)| {
+                gemm::tn(&w, &delta, &mut delta_prev);
+                sigma.backward(z, a, delta_prev);
+            });
+    } else if cols == m {
         step(0, delta, delta_prev, z, a);
     } else {
         (delta.axis_chunks_iter(Axis(1), cols).into_par_iter())
@@ -461,13 +494,7 @@ fn update_layer<F: Float>(
         }
     };
     let (n, m) = delta.dim();
-    // Rows are split only in batches that are split by columns too: a lone parallel region
-    // per step pays for waking the other thread without keeping it busy.
-    let block_rows = if m < 2 * MIN_COLUMNS_PER_PART {
-        n
-    } else {
-        block(w.len() * m, n, 4)
-    };
+    let block_rows = block(w.len() * m, n, 4);
     if block_rows == n {
         rows(delta, w, b);
     } else {

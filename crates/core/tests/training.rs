@@ -14,13 +14,22 @@ use ndarray::Array2;
 #[test]
 fn one_and_two_threads_give_the_same_bits() {
     // [256, 64, 10] with m = 64: the first layer's products are 1M multiply–adds, which the
-    // engine splits across two threads.
+    // engine splits across two threads by columns (and BP4 by rows of W).
+    same_bits_on_one_and_two_threads(&[256, 64, 10], 64);
+    // [1024, 64, 10] with m = 8: too narrow to split by columns, the first layer's 524k
+    // multiply–adds split by rows of W, in the forward pass and in BP4.
+    same_bits_on_one_and_two_threads(&[1024, 64, 10], 8);
+    // [32, 256, 256, 10] with m = 8: BP2 through W² (524k) splits Δ¹ by rows.
+    same_bits_on_one_and_two_threads(&[32, 256, 256, 10], 8);
+}
+
+fn same_bits_on_one_and_two_threads(sizes: &[usize], m: usize) {
     let mut rng = rng(12);
-    let x = common::inputs::<f32>(256, 64, &mut rng);
-    let y: Array2<f32> = common::targets(Cost::LogLikelihood, 10, 64, &mut rng);
+    let x = common::inputs::<f32>(sizes[0], m, &mut rng);
+    let y: Array2<f32> = common::targets(Cost::LogLikelihood, 10, m, &mut rng);
     let labels: Vec<u32> = y.columns().into_iter().map(|c| batchprop::argmax(c) as u32).collect();
     let start = common::network::<f32>(
-        &[256, 64, 10],
+        sizes,
         Activation::Relu,
         Activation::Softmax,
         Cost::LogLikelihood,
@@ -30,7 +39,7 @@ fn one_and_two_threads_give_the_same_bits() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let mut net = start.clone();
-            let mut ws = net.workspace(64);
+            let mut ws = net.workspace(m);
             let sgd = Sgd::new(0.1).unwrap().with_l2(1.0, 1000).unwrap();
             for _ in 0..5 {
                 net.sgd_step(x.view(), y.view(), &sgd, &mut ws).unwrap();
