@@ -11,8 +11,12 @@ accuracy.
     python3 compare.py                 # all peers (needs numpy and torch, see README.md)
     python3 compare.py --skip torch    # without PyTorch
     python3 compare.py --json          # one JSON object per row
+    python3 compare.py --sizes 784,1000,1000,10 --batch-size 100,1000 --threads 1,2 --epochs 1 \
+        --skip per-example             # a sweep: every size x batch x thread count
 
-The Rust rows run `cargo run --release --example mnist` from the repository.
+The Rust rows run `cargo run --release --example mnist` from the repository, with
+`--threads` as given (1 by default: batchprop would otherwise use every core), the Python
+ones with their BLAS and torch pinned to the same count.
 """
 
 import argparse
@@ -26,18 +30,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
-def runs(epochs):
-    """(name, dtype, command) for every program compared."""
-    rust = ["cargo", "run", "--quiet", "--release", "--example", "mnist", "--", "--json"]
+def runs(epochs, sizes, batch, threads):
+    """(name, dtype, command) for every program compared, on one network, batch size and
+    thread count."""
+    common = ["--sizes", sizes, "--batch-size", str(batch), "--threads", str(threads), "--json"]
+    rust = ["cargo", "run", "--quiet", "--release", "--example", "mnist", "--"] + common
     py = [sys.executable]
+    half = str(max(1, epochs // 2))
+    numpy = py + [os.path.join(HERE, "numpy_mlp.py")] + common
     return [
         ("batchprop batched", "f32", rust + ["--epochs", str(epochs)]),
         ("batchprop batched", "f64", rust + ["--epochs", str(epochs), "--dtype", "f64"]),
         ("batchprop per-example", "f32", rust + ["--epochs", str(epochs), "--per-example"]),
-        ("numpy batched", "f32", py + [os.path.join(HERE, "numpy_mlp.py"), "--mode", "batched", "--dtype", "float32", "--epochs", str(epochs), "--json"]),
-        ("numpy batched", "f64", py + [os.path.join(HERE, "numpy_mlp.py"), "--mode", "batched", "--dtype", "float64", "--epochs", str(epochs), "--json"]),
-        ("numpy per-example (network.py)", "f32", py + [os.path.join(HERE, "numpy_mlp.py"), "--mode", "per-example", "--dtype", "float32", "--epochs", str(max(1, epochs // 2)), "--json"]),
-        ("PyTorch eager (autograd + SGD)", "f32", py + [os.path.join(HERE, "torch_mlp.py"), "--dtype", "float32", "--epochs", str(max(1, epochs // 2)), "--json"]),
+        ("numpy batched", "f32", numpy + ["--mode", "batched", "--dtype", "float32", "--epochs", str(epochs)]),
+        ("numpy batched", "f64", numpy + ["--mode", "batched", "--dtype", "float64", "--epochs", str(epochs)]),
+        ("numpy per-example (network.py)", "f32", numpy + ["--mode", "per-example", "--dtype", "float32", "--epochs", half]),
+        ("PyTorch eager (autograd + SGD)", "f32", py + [os.path.join(HERE, "torch_mlp.py")] + common + ["--dtype", "float32", "--epochs", half]),
     ]
 
 
@@ -45,15 +53,29 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=5, help="epochs per program (halved for the slow ones)")
     p.add_argument("--skip", default="", help="comma-separated words: skip rows whose name contains one (e.g. torch)")
+    p.add_argument("--sizes", default="784,30,10", nargs="+", help="network sizes, e.g. 784,30,10 (several: a sweep)")
+    p.add_argument("--batch-size", default="10", help="mini-batch sizes, comma-separated")
+    p.add_argument("--threads", default="1", help="thread counts, comma-separated")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     skip = [w for w in args.skip.split(",") if w]
+    sizes = [args.sizes] if isinstance(args.sizes, str) else args.sizes
+    cases = [(s, int(b), int(t)) for s in sizes for b in args.batch_size.split(",") for t in args.threads.split(",")]
 
     rows = []
-    for name, dtype, command in runs(args.epochs):
+    for (sizes, batch, threads) in cases:
+        rows += run_case(args.epochs, sizes, batch, threads, skip)
+    print_rows(rows, args.json)
+
+
+def run_case(epochs, sizes, batch, threads, skip):
+    """Every program's row for one network, batch size and thread count."""
+    rows = []
+    for name, dtype, command in runs(epochs, sizes, batch, threads):
         if any(w.lower() in name.lower() for w in skip):
             continue
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        n = str(threads)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{name} {dtype}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -63,23 +85,34 @@ def main():
         rows.append({
             "impl": name,
             "dtype": dtype,
+            "sizes": sizes,
+            "batch": batch,
+            "threads": threads,
             "epochs": len(epochs),
             "median_epoch_seconds": seconds,
             "examples_per_second": 50_000 / seconds,
             "final_test_correct": epochs[-1]["test_correct"],
         })
-        print(f"{name} {dtype}: {seconds:.3f} s/epoch", file=sys.stderr)
+        print(f"[{sizes}] m={batch} {threads} thread(s): {name} {dtype}: {seconds:.3f} s/epoch", file=sys.stderr)
+    return rows
 
-    if args.json:
+
+def print_rows(rows, as_json):
+    """The rows as JSON lines, or one markdown table; the ratio is to numpy batched f32 on
+    the same network, batch size and thread count."""
+    if as_json:
         for r in rows:
             print(json.dumps(r))
         return
-    base = next((r for r in rows if r["impl"] == "numpy batched" and r["dtype"] == "f32"), None)
-    print("| implementation | dtype | epochs run | s / epoch (median) | examples/s | vs numpy batched f32 | test accuracy after the last epoch |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| network | m | threads | implementation | dtype | epochs run | s / epoch (median) | examples/s | vs numpy batched f32 | test accuracy after the last epoch |")
+    print("|---|---:|---:|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
+        case = (r["sizes"], r["batch"], r["threads"])
+        base = next((b for b in rows if (b["sizes"], b["batch"], b["threads"]) == case
+                     and b["impl"] == "numpy batched" and b["dtype"] == "f32"), None)
         ratio = f"{r['examples_per_second'] / base['examples_per_second']:.2f}×" if base else "–"
-        print(f"| {r['impl']} | {r['dtype']} | {r['epochs']} | {r['median_epoch_seconds']:.3f} | {r['examples_per_second']:,.0f} | {ratio} | {r['final_test_correct'] / 100:.2f} % |")
+        print(f"| [{r['sizes']}] | {r['batch']} | {r['threads']} | {r['impl']} | {r['dtype']} | {r['epochs']} | "
+              f"{r['median_epoch_seconds']:.3f} | {r['examples_per_second']:,.0f} | {ratio} | {r['final_test_correct'] / 100:.2f} % |")
 
 
 if __name__ == "__main__":

@@ -155,3 +155,36 @@ fn training_steps_do_not_allocate() {
         });
     }
 }
+
+/// Every buffer a step touches that the engine owns starts on a 64-byte boundary (a cache
+/// line, an AVX-512 register): each `W^l` and `b^l`, each gradient array, and the workspace's
+/// `Z^l`, `A^l` and `Δ^l`, on shapes whose sizes are not multiples of 16 (so that only the
+/// layout, not luck, aligns the arrays after the first).
+#[test]
+fn every_buffer_the_step_touches_is_aligned() {
+    fn aligned<T>(what: &str, p: *const T) {
+        assert_eq!(p as usize % 64, 0, "{what} starts at {p:?}");
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for sizes in [vec![13, 7, 3], vec![784, 30, 10], vec![5, 17, 9, 2]] {
+        let mut net = Network::<f64>::builder(&sizes).build(&mut rng).unwrap();
+        let (n0, m) = (sizes[0], 7);
+        let x = Array2::from_shape_fn((n0, m), |(i, j)| ((i + j) % 5) as f64 / 5.0);
+        let y = Array2::from_shape_fn((sizes[sizes.len() - 1], m), |(i, j)| f64::from(u8::from(i == j % 2)));
+        let mut ws = net.workspace(m);
+        let mut grads = net.zero_gradients();
+        net.backprop(x.view(), y.view(), &mut ws, &mut grads).unwrap();
+        net.sgd_step(x.view(), y.view(), &Sgd::new(0.1).unwrap(), &mut ws)
+            .unwrap();
+        for l in 1..sizes.len() {
+            let what = |name: &str| format!("{name}^{l} of {sizes:?}");
+            aligned(&what("W"), net.weights()[l - 1].as_ptr());
+            aligned(&what("b"), net.biases()[l - 1].as_ptr());
+            aligned(&what("∇W"), grads.nabla_w()[l - 1].as_ptr());
+            aligned(&what("∇b"), grads.nabla_b()[l - 1].as_ptr());
+            aligned(&what("Z"), ws.z(l).as_ptr());
+            aligned(&what("A"), ws.a(l).as_ptr());
+            aligned(&what("Δ"), ws.delta(l).as_ptr());
+        }
+    }
+}

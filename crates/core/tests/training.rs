@@ -13,12 +13,17 @@ use ndarray::Array2;
 /// rounding only.)
 #[test]
 fn one_and_two_threads_give_the_same_bits() {
-    // [256, 64, 10] with m = 64: the first layer's products are 1M multiply–adds, which the
-    // engine splits across two threads by columns (and BP4 by rows of W).
-    same_bits_on_one_and_two_threads(&[256, 64, 10], 64);
-    // [1024, 64, 10] with m = 8: too narrow to split by columns, the first layer's 524k
-    // multiply–adds split by rows of W, in the forward pass and in BP4.
-    same_bits_on_one_and_two_threads(&[1024, 64, 10], 8);
+    // [4096, 128, 10]: the first layer's W has 524k entries, so its products split even at
+    // m = 1, by rows of W (the forward pass and BP4) since the batch is too narrow to split
+    // by columns.
+    for m in [1, 7, 10] {
+        same_bits_on_one_and_two_threads(&[4096, 128, 10], m);
+    }
+    // [256, 64, 10] from m = 32 up: the first layer's products (16k multiply–adds a column)
+    // split by columns, and BP4 by rows of W.
+    for m in [32, 64, 100, 1000] {
+        same_bits_on_one_and_two_threads(&[256, 64, 10], m);
+    }
     // [32, 256, 256, 10] with m = 8: BP2 through W² (524k) splits Δ¹ by rows.
     same_bits_on_one_and_two_threads(&[32, 256, 256, 10], 8);
 }
@@ -41,7 +46,7 @@ fn same_bits_on_one_and_two_threads(sizes: &[usize], m: usize) {
             let mut net = start.clone();
             let mut ws = net.workspace(m);
             let sgd = Sgd::new(0.1).unwrap().with_l2(1.0, 1000).unwrap();
-            for _ in 0..5 {
+            for _ in 0..3 {
                 net.sgd_step(x.view(), y.view(), &sgd, &mut ws).unwrap();
             }
             let cost = net.total_cost(x.view(), y.view(), 1.0).unwrap();
