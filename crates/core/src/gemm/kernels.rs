@@ -304,8 +304,7 @@ pub unsafe fn nt<S: Simd>(
     let (rows, vectors) = blocking.nt;
     // Panels of the batch's columns (of D and A) small enough to stay in L2 while every
     // block of W passes. W holds the sum so far between panels: the first applies β, the
-    // others continue from W (β = 1). A stored partial sum reloads exactly, so the sums run
-    // in the same order, with the same bits, as in one panel.
+    // others continue from W (β = 1), each adding α times its panel's D Aᵀ.
     for (j0, j1) in panels(m, panel_len::<S::Elem>(k, 1)) {
         let beta = if j0 == 0 { beta } else { S::Elem::one() };
         let mut i = 0;
@@ -357,35 +356,34 @@ unsafe fn nt_block<S: Simd, const R: usize, const V: usize>(
 ) {
     let lanes = |v: usize| if v == V - 1 { last } else { S::LANES };
     unsafe {
+        // acc = D Aᵀ over the panel; α is applied once, at the end, not to each entry of D
+        // (a multiply per entry would cost a third as much again as the multiply–adds).
         let mut acc = [[S::zero(); V]; R];
-        if beta != S::Elem::zero() {
-            let beta_v = S::splat(beta);
-            for (r, acc) in acc.iter_mut().enumerate() {
-                for (v, acc) in acc.iter_mut().enumerate() {
-                    let w_rv = load::<S>(w.at(r, v * S::LANES), lanes(v));
-                    *acc = if beta == S::Elem::one() {
-                        w_rv
-                    } else {
-                        S::mul(beta_v, w_rv)
-                    };
-                }
-            }
-        }
         for j in 0..m {
             let mut a_j = [S::zero(); V];
             for (v, a_j) in a_j.iter_mut().enumerate() {
                 *a_j = load::<S>(a.at(v * S::LANES, j), lanes(v));
             }
             for (r, acc) in acc.iter_mut().enumerate() {
-                let d_rj = S::splat(alpha * *d.at(r, j));
+                let d_rj = S::splat(*d.at(r, j));
                 for (acc, &a_j) in acc.iter_mut().zip(&a_j) {
                     *acc = S::mul_add(d_rj, a_j, *acc);
                 }
             }
         }
+        // W ← β W + α acc (W unread when β = 0).
+        let (alpha, beta_v) = (S::splat(alpha), S::splat(beta));
         for (r, acc) in acc.iter().enumerate() {
             for (v, &acc) in acc.iter().enumerate() {
-                store::<S>(w.at(r, v * S::LANES), acc, lanes(v));
+                let p = w.at(r, v * S::LANES);
+                let w_rv = if beta == S::Elem::zero() {
+                    S::zero()
+                } else if beta == S::Elem::one() {
+                    load::<S>(p, lanes(v))
+                } else {
+                    S::mul(beta_v, load::<S>(p, lanes(v)))
+                };
+                store::<S>(p, S::mul_add(alpha, acc, w_rv), lanes(v));
             }
         }
     }
