@@ -141,6 +141,12 @@ impl<F: Float> Activation<F> {
         Self::builtins().into_iter().find(|a| a.name() == name)
     }
 
+    /// Whether σ and σ' act on each entry alone (all but softmax, which reads whole
+    /// columns): then a layer's rows can be computed apart.
+    pub(crate) fn is_elementwise(&self) -> bool {
+        !matches!(self, Self::Softmax)
+    }
+
     /// `A = σ(Z)`; both `(n × m)`, one example per column.
     pub fn forward(&self, z: ArrayView2<F>, mut a: ArrayViewMut2<F>) {
         match self {

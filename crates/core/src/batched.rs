@@ -1,7 +1,7 @@
 //! The batched engine: forward pass and BP1–BP4 for a whole mini-batch `X = [x_1 … x_m]`
 //! through matrix–matrix products, into buffers allocated once.
 
-use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::{
@@ -251,34 +251,26 @@ impl<F: Float> Network<F> {
             let mut z = ws.z[l - 1].columns_mut(m); // (n_l × m)
             let mut a = todo[0].columns_mut(m); // (n_l × m)
             let (w, b, sigma) = (self.params.w(l), self.params.b(l), &self.activations()[l - 1]);
-            let layer = |a_prev: ArrayView2<F>, mut z: ArrayViewMut2<F>, a: ArrayViewMut2<F>| {
+            let layer = |w: ArrayView2<F>, b: ArrayView1<F>, a_prev: ArrayView2<F>, mut z: ArrayViewMut2<F>, a| {
                 gemm::forward(&w, &a_prev, &b, &mut z);
                 sigma.forward(z.view(), a);
             };
-            let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
-            // A batch too narrow to split by columns splits by rows of `W` when σ acts on
-            // each entry alone (not softmax, which reads whole columns).
-            let rows = if cols == m && !matches!(sigma, Activation::Softmax) {
-                block(w.len() * m, w.nrows(), 4)
-            } else {
-                w.nrows()
-            };
+            let work = w.len() * m;
+            let cols = block(work, m, MIN_COLUMNS_PER_PART);
+            let rows = narrow_rows(work, w.nrows(), cols == m && sigma.is_elementwise());
             if rows < w.nrows() {
                 (w.axis_chunks_iter(Axis(0), rows).into_par_iter())
                     .zip(b.axis_chunks_iter(Axis(0), rows))
                     .zip(z.axis_chunks_iter_mut(Axis(0), rows))
                     .zip(a.axis_chunks_iter_mut(Axis(0), rows))
-                    .for_each(|(((w, b), mut z), a)| {
-                        gemm::forward(&w, &a_prev, &b, &mut z);
-                        sigma.forward(z.view(), a);
-                    });
+                    .for_each(|(((w, b), z), a)| layer(w, b, a_prev, z, a));
             } else if cols == m {
-                layer(a_prev, z, a);
+                layer(w, b, a_prev, z, a);
             } else {
                 (a_prev.axis_chunks_iter(Axis(1), cols).into_par_iter())
                     .zip(z.axis_chunks_iter_mut(Axis(1), cols))
                     .zip(a.axis_chunks_iter_mut(Axis(1), cols))
-                    .for_each(|((a_prev, z), a)| layer(a_prev, z, a));
+                    .for_each(|((a_prev, z), a)| layer(w, b, a_prev, z, a));
             }
             if let Some(masks) = ws.masks
                 && l < layers
@@ -409,41 +401,41 @@ fn backpropagate_error<F: Float>(w: ArrayView2<F>, sigma: &Activation<F>, l: usi
     let mut delta_prev = lower[l - 2].columns_mut(m); // Δ^{l-1}: (n_{l-1} × m)
     let (z, a) = (ws.z[l - 2].columns(m), ws.a[l - 2].columns(m)); // (n_{l-1} × m)
     let masks = ws.masks;
-    let step =
-        |offset: usize, delta: ArrayView2<F>, mut delta_prev: ArrayViewMut2<F>, z: ArrayView2<F>, a: ArrayView2<F>| {
-            gemm::tn(&w, &delta, &mut delta_prev);
-            if let Some(masks) = masks {
-                // Dropout: the error reaches only the kept neurons, scaled as their outputs were.
-                masks.apply_to_delta(l - 1, offset, delta_prev.view_mut());
-            }
-            sigma.backward(z, a, delta_prev);
-        };
-    let cols = block(w.len() * m, m, MIN_COLUMNS_PER_PART);
-    // A batch too narrow to split by columns splits `Δ^{l-1}` by rows (columns of `W^l`),
-    // when σ' acts on each entry alone and no dropout mask (indexed by column) applies.
-    let rows = if cols == m && masks.is_none() && !matches!(sigma, Activation::Softmax) {
-        block(w.len() * m, w.ncols(), 4)
-    } else {
-        w.ncols()
+    // `w`: the columns of `W^l` for the rows of `Δ^{l-1}` given; `offset`: the first column
+    // of the batch given (for the dropout masks).
+    let step = |w: ArrayView2<F>,
+                offset: usize,
+                delta: ArrayView2<F>,
+                mut delta_prev: ArrayViewMut2<F>,
+                z: ArrayView2<F>,
+                a: ArrayView2<F>| {
+        gemm::tn(&w, &delta, &mut delta_prev);
+        if let Some(masks) = masks {
+            // Dropout: the error reaches only the kept neurons, scaled as their outputs were.
+            masks.apply_to_delta(l - 1, offset, delta_prev.view_mut());
+        }
+        sigma.backward(z, a, delta_prev);
     };
+    let work = w.len() * m;
+    let cols = block(work, m, MIN_COLUMNS_PER_PART);
+    // Rows of `Δ^{l-1}` are columns of `W^l`; dropout's masks are indexed by column of the
+    // batch, so a masked step splits by columns only.
+    let rows = narrow_rows(work, w.ncols(), cols == m && masks.is_none() && sigma.is_elementwise());
     if rows < w.ncols() {
         (w.axis_chunks_iter(Axis(1), rows).into_par_iter())
             .zip(delta_prev.axis_chunks_iter_mut(Axis(0), rows))
             .zip(z.axis_chunks_iter(Axis(0), rows))
             .zip(a.axis_chunks_iter(Axis(0), rows))
-            .for_each(|(((w, mut delta_prev), z), a)| {
-                gemm::tn(&w, &delta, &mut delta_prev);
-                sigma.backward(z, a, delta_prev);
-            });
+            .for_each(|(((w, delta_prev), z), a)| step(w, 0, delta, delta_prev, z, a));
     } else if cols == m {
-        step(0, delta, delta_prev, z, a);
+        step(w, 0, delta, delta_prev, z, a);
     } else {
         (delta.axis_chunks_iter(Axis(1), cols).into_par_iter())
             .zip(delta_prev.axis_chunks_iter_mut(Axis(1), cols))
             .zip(z.axis_chunks_iter(Axis(1), cols))
             .zip(a.axis_chunks_iter(Axis(1), cols))
             .enumerate()
-            .for_each(|(k, (((delta, delta_prev), z), a))| step(k * cols, delta, delta_prev, z, a));
+            .for_each(|(k, (((delta, delta_prev), z), a))| step(w, k * cols, delta, delta_prev, z, a));
     }
 }
 
@@ -454,6 +446,20 @@ const MIN_WORK_PER_PART: usize = 1 << 18;
 /// Columns of the batch below which a block is not split off: the kernels work in blocks of
 /// 4 columns, and a thin remainder runs at matrix–vector speed.
 const MIN_COLUMNS_PER_PART: usize = 16;
+
+/// Rows of `W` below which a block of rows is not split off.
+const MIN_ROWS_PER_PART: usize = 4;
+
+/// The block of rows that splits `len` rows of a product of `work` multiply–adds across the
+/// current rayon pool, for a batch too narrow to split by columns, where its rows can be
+/// computed apart (`splittable`); `len` itself otherwise.
+fn narrow_rows(work: usize, len: usize, splittable: bool) -> usize {
+    if splittable {
+        block(work, len, MIN_ROWS_PER_PART)
+    } else {
+        len
+    }
+}
 
 /// The block length that splits `len` columns (or rows) of a product of `work` multiply–adds
 /// into one part per thread of the current rayon pool, each worth at least
@@ -494,7 +500,7 @@ fn update_layer<F: Float>(
         }
     };
     let (n, m) = delta.dim();
-    let block_rows = block(w.len() * m, n, 4);
+    let block_rows = block(w.len() * m, n, MIN_ROWS_PER_PART);
     if block_rows == n {
         rows(delta, w, b);
     } else {

@@ -81,6 +81,29 @@ impl<F: LinalgScalar + PartialEq> Simd for Scalar<F> {
     }
 }
 
+/// The first `n ≤ N` elements at `p` in an array of `N`, the others zero: a partial load for
+/// the instruction sets without masked loads (SSE2, NEON), through memory.
+///
+/// # Safety
+/// `p` is valid for `n` reads.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+unsafe fn padded<T: Copy + Default, const N: usize>(p: *const T, n: usize) -> [T; N] {
+    let mut v = [T::default(); N];
+    unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n) };
+    v
+}
+
+/// Writes the first `n ≤ N` elements of `v` to `p`: [`padded`]'s store.
+///
+/// # Safety
+/// `p` is valid for `n` writes.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+unsafe fn store_first<T: Copy, const N: usize>(p: *mut T, v: [T; N], n: usize) {
+    unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), p, n) };
+}
+
 #[cfg(target_arch = "x86_64")]
 pub use x86::*;
 
@@ -88,7 +111,7 @@ pub use x86::*;
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::Simd;
+    use super::{Simd, padded, store_first};
 
     /// 16 × f32 in a ZMM register (AVX-512F).
     pub struct Avx512F32;
@@ -314,10 +337,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn load_partial(p: *const f32, n: usize) -> __m128 {
-            // No masked loads before AVX: through a zeroed copy.
-            let mut v = [0.0; 4];
-            unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n) };
-            unsafe { _mm_loadu_ps(v.as_ptr()) }
+            unsafe { _mm_loadu_ps(padded::<f32, 4>(p, n).as_ptr()) }
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m128) {
@@ -328,7 +348,7 @@ mod x86 {
             let mut out = [0.0; 4];
             unsafe {
                 _mm_storeu_ps(out.as_mut_ptr(), v);
-                std::ptr::copy_nonoverlapping(out.as_ptr(), p, n);
+                store_first(p, out, n);
             }
         }
         #[inline(always)]
@@ -406,7 +426,7 @@ pub use arm::*;
 mod arm {
     use std::arch::aarch64::*;
 
-    use super::Simd;
+    use super::{Simd, padded, store_first};
 
     /// 4 × f32 in a NEON register (every aarch64): the [`Isa::Baseline`](super::super::Isa::Baseline)
     /// kernels on aarch64.
@@ -433,11 +453,7 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn load_partial(p: *const f32, n: usize) -> float32x4_t {
-            let mut v = [0.0; 4];
-            unsafe {
-                std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
-                vld1q_f32(v.as_ptr())
-            }
+            unsafe { vld1q_f32(padded::<f32, 4>(p, n).as_ptr()) }
         }
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: float32x4_t) {
@@ -448,7 +464,7 @@ mod arm {
             let mut out = [0.0; 4];
             unsafe {
                 vst1q_f32(out.as_mut_ptr(), v);
-                std::ptr::copy_nonoverlapping(out.as_ptr(), p, n);
+                store_first(p, out, n);
             }
         }
         #[inline(always)]
@@ -484,11 +500,7 @@ mod arm {
         }
         #[inline(always)]
         unsafe fn load_partial(p: *const f64, n: usize) -> float64x2_t {
-            let mut v = [0.0; 2];
-            unsafe {
-                std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
-                vld1q_f64(v.as_ptr())
-            }
+            unsafe { vld1q_f64(padded::<f64, 2>(p, n).as_ptr()) }
         }
         #[inline(always)]
         unsafe fn store(p: *mut f64, v: float64x2_t) {
@@ -499,7 +511,7 @@ mod arm {
             let mut out = [0.0; 2];
             unsafe {
                 vst1q_f64(out.as_mut_ptr(), v);
-                std::ptr::copy_nonoverlapping(out.as_ptr(), p, n);
+                store_first(p, out, n);
             }
         }
         #[inline(always)]
