@@ -3,7 +3,28 @@ before importing numpy, so that the BLAS thread variables are set first."""
 
 import argparse
 import json
+import os
 import statistics
+
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pinned_environment(threads):
+    """os.environ with every BLAS/OpenMP thread variable set to `threads`: for a child
+    process, whose BLAS reads them once, when it loads."""
+    return dict(os.environ, **{v: str(threads) for v in THREAD_VARIABLES})
+
+
+def positive_ints(text):
+    """An argparse type: comma-separated positive integers, e.g. `100,1000`."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive integers, e.g. 100,1000")
+    return values
 
 
 def training_parser(description, threads_help):

@@ -26,6 +26,8 @@ import statistics
 import subprocess
 import sys
 
+from cli import pinned_environment, positive_ints
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
@@ -53,19 +55,27 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=5, help="epochs per program (halved for the slow ones)")
     p.add_argument("--skip", default="", help="comma-separated words: skip rows whose name contains one (e.g. torch)")
-    p.add_argument("--sizes", default="784,30,10", nargs="+", help="network sizes, e.g. 784,30,10 (several: a sweep)")
-    p.add_argument("--batch-size", default="10", help="mini-batch sizes, comma-separated")
-    p.add_argument("--threads", default="1", help="thread counts, comma-separated")
+    p.add_argument("--sizes", default=["784,30,10"], nargs="+", type=sizes_text,
+                   help="network sizes, e.g. 784,30,10 (several: a sweep)")
+    p.add_argument("--batch-size", default=[10], type=positive_ints, help="mini-batch sizes, comma-separated")
+    p.add_argument("--threads", default=[1], type=positive_ints, help="thread counts, comma-separated")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     skip = [w for w in args.skip.split(",") if w]
-    sizes = [args.sizes] if isinstance(args.sizes, str) else args.sizes
-    cases = [(s, int(b), int(t)) for s in sizes for b in args.batch_size.split(",") for t in args.threads.split(",")]
+    cases = [(s, b, t) for s in args.sizes for b in args.batch_size for t in args.threads]
 
     rows = []
     for (sizes, batch, threads) in cases:
         rows += run_case(args.epochs, sizes, batch, threads, skip)
     print_rows(rows, args.json)
+
+
+def sizes_text(text):
+    """An argparse type: a network's sizes as the programs take them (784,30,10)."""
+    sizes = positive_ints(text)
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: a network needs at least two sizes")
+    return ",".join(map(str, sizes))
 
 
 def run_case(epochs, sizes, batch, threads, skip):
@@ -74,8 +84,7 @@ def run_case(epochs, sizes, batch, threads, skip):
     for name, dtype, command in runs(epochs, sizes, batch, threads):
         if any(w.lower() in name.lower() for w in skip):
             continue
-        n = str(threads)
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
+        env = pinned_environment(threads)
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{name} {dtype}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)

@@ -24,7 +24,7 @@ Example:
     python3 numpy_mlp.py --sizes 784,100,10 --dtype float64 --seed 3 --json
 """
 
-from cli import parse_training_args, report_epoch, report_summary, training_parser
+from cli import THREAD_VARIABLES, parse_training_args, report_epoch, report_summary, training_parser
 import os
 import sys
 import time
@@ -37,7 +37,7 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args()
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in THREAD_VARIABLES:
     os.environ[_var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402  (after the thread variables, on purpose)

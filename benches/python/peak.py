@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from cli import pinned_environment
+
 N = 1024
 
 
@@ -69,9 +71,7 @@ def main():
         return
     rows = []
     for threads in (1, 2):
-        n = str(threads)
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
-        done = subprocess.run([sys.executable, __file__, "--threads", n], env=env,
+        done = subprocess.run([sys.executable, __file__, "--threads", str(threads)], env=pinned_environment(threads),
                               capture_output=True, text=True, check=True)
         rows += [json.loads(line) for line in done.stdout.splitlines()]
     if args.json:

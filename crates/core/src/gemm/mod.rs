@@ -9,8 +9,7 @@
 //! Each runs on the best instruction set the CPU has (AVX-512F, AVX2 + FMA, or the
 //! architecture's baseline vectors: SSE2 on x86-64, NEON on aarch64), detected once;
 //! `BATCHPROP_ISA=avx512|avx2|baseline` picks a lower one (`sse2`, `neon` and the old
-//! `scalar` name the baseline too). The
-//! kernels need the layouts the engine's buffers have (rows of `W` contiguous, columns of
+//! `scalar` name the baseline too). The kernels need the layouts the engine's buffers have (rows of `W` contiguous, columns of
 //! `A`, `Z`, `D'` contiguous); any other layout, such as a row-major `X`, goes through
 //! ndarray's `general_mat_mul` instead, which is correct but allocates per call.
 //!
@@ -86,7 +85,8 @@ impl Isa {
     pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Baseline];
 
     /// The instruction set the kernels use: the best this CPU supports, or the one named by
-    /// `BATCHPROP_ISA` if the CPU supports that. Decided once per process.
+    /// `BATCHPROP_ISA` if the CPU supports that (else a line on stderr says why not). Decided
+    /// once per process.
     pub fn current() -> Isa {
         static CURRENT: OnceLock<Isa> = OnceLock::new();
         *CURRENT.get_or_init(|| {
@@ -94,9 +94,22 @@ impl Isa {
                 .into_iter()
                 .find(|isa| isa.is_supported())
                 .unwrap_or(Isa::Baseline);
-            match std::env::var("BATCHPROP_ISA") {
-                Ok(name) => Isa::named(&name).filter(|isa| isa.is_supported()).unwrap_or(best),
-                Err(_) => best,
+            let Ok(name) = std::env::var("BATCHPROP_ISA") else {
+                return best;
+            };
+            match Isa::named(&name) {
+                Some(isa) if isa.is_supported() => isa,
+                // A misspelt or unsupported name would otherwise be ignored without a word
+                // (and a benchmark measure the wrong kernels): said once, on stderr.
+                named => {
+                    let why = if named.is_some() {
+                        "is not supported by this CPU"
+                    } else {
+                        "names no instruction set (avx512, avx2, baseline)"
+                    };
+                    eprintln!("batchprop: BATCHPROP_ISA={name} {why}; using {}", best.name());
+                    best
+                }
             }
         })
     }
