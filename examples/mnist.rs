@@ -186,6 +186,7 @@ fn settings(args: &Args) -> Result<Settings, BoxError> {
         dropout: args.dropout,
         rule,
         seed: args.seed,
+        shuffle: true,
         engine: if args.per_example {
             Engine::PerExample
         } else {

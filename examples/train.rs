@@ -399,6 +399,7 @@ fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, Box
                 dropout: args.dropout,
                 rule: rule.expect("a new run"),
                 seed: args.seed,
+                shuffle: true,
                 monitor: Monitor {
                     evaluation_accuracy: false,
                     ..Monitor::default()

@@ -105,6 +105,9 @@ pub struct Settings {
     pub seed: u64,
     /// Batched or per-example backpropagation.
     pub engine: Engine,
+    /// Whether each epoch shuffles the examples (network.py always does); without, every
+    /// epoch takes the mini-batches in the data's own order (scikit-learn's `shuffle=False`).
+    pub shuffle: bool,
     /// What to measure after each epoch.
     pub monitor: Monitor,
     /// Stop after this many epochs without improvement of the evaluation [`Metric`], and
@@ -137,6 +140,7 @@ impl Settings {
             dropout: 0.0,
             seed: 0,
             engine: Engine::Batched,
+            shuffle: true,
             monitor: Monitor::default(),
             early_stop: None,
             eta_schedule: None,
@@ -195,6 +199,12 @@ impl Settings {
     /// Sets [`Settings::engine`].
     pub fn engine(mut self, engine: Engine) -> Self {
         self.engine = engine;
+        self
+    }
+
+    /// Sets [`Settings::shuffle`].
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
         self
     }
 

@@ -398,7 +398,9 @@ impl<F: Float> Trainer<F> {
                 }
                 None => Partial::new(epoch, n, &self.rng),
             };
-            batches.shuffle(&mut self.rng);
+            if settings.shuffle {
+                batches.shuffle(&mut self.rng);
+            }
             saturation.restore(&p);
             let start = Instant::now();
             for batch in p.batches_done..batches.len() {

@@ -793,3 +793,43 @@ fn a_run_at_chance_level_with_saturated_outputs_is_diverged() {
         (other, history) => panic!("{other:?} after {history:?}"),
     }
 }
+
+#[test]
+fn without_shuffle_the_batches_go_in_the_data_s_order() {
+    let (x, labels) = circles(100, 7);
+    let y = batchprop::one_hot::<f64>(&labels, 2).unwrap();
+    let train = Examples::classes(x.view(), &labels, 2).unwrap();
+    let unshuffled = settings().epochs(2).batch_size(30).shuffle(false);
+    let mut trainer = Trainer::new(unshuffled.clone()).unwrap();
+    let mut net = circle_network(&mut trainer, 8);
+    let by_hand_start = net.clone();
+    trainer.fit(&mut net, &train, None, &mut ()).unwrap();
+
+    // By hand: batches of 30, 30, 30 and 10 in order, twice.
+    let mut by_hand = by_hand_start.clone();
+    let mut opt = batchprop::Optimizer::new(&by_hand, Rule::Sgd, unshuffled.eta).unwrap();
+    let mut ws = by_hand.workspace(30);
+    for _ in 0..2 {
+        for first in (0..100).step_by(30) {
+            // Column-major copies, as the trainer gathers them (the kernels' order of sums
+            // follows the layout).
+            let cols = ndarray::s![.., first..(first + 30).min(100)];
+            let column_major = |a: ArrayView2<f64>| a.t().as_standard_layout().reversed_axes().to_owned();
+            let (xb, yb) = (column_major(x.slice(cols)), column_major(y.slice(cols)));
+            by_hand.step(xb.view(), yb.view(), &mut opt, &mut ws).unwrap();
+        }
+    }
+    assert_eq!(net.parameters(), by_hand.parameters());
+
+    // The seed no longer matters; with shuffling it does.
+    let from_start = |settings: Settings| {
+        let mut net = by_hand_start.clone();
+        Trainer::new(settings)
+            .unwrap()
+            .fit(&mut net, &train, None, &mut ())
+            .unwrap();
+        net
+    };
+    assert_eq!(from_start(unshuffled.clone().seed(99)).parameters(), net.parameters());
+    assert_ne!(from_start(unshuffled.shuffle(true)).parameters(), net.parameters());
+}
