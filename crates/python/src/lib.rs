@@ -25,7 +25,8 @@ use batchprop::{Activation, Cost, Network, Sgd};
 use batchprop_train::{Control, EpochEnd, Examples, Finish, ModelFloat, Observer, Settings, Trainer, Warning};
 use ndarray::{Array1, Array2, ArrayView2};
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::{
     create_exception,
@@ -86,16 +87,27 @@ fn data_error(e: batchprop_data::Error) -> PyErr {
 fn describe(obj: &Bound<'_, PyAny>) -> String {
     match obj.cast::<PyUntypedArray>() {
         Ok(a) => format!(
-            "a {}-D {} array of shape {:?}",
+            "a {}-D {} array of shape {}",
             a.ndim(),
             a.dtype().str().map(|s| s.to_string()).unwrap_or_default(),
-            a.shape()
+            py_shape(a.shape())
         ),
         Err(_) => obj
             .get_type()
             .name()
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "?".into()),
+    }
+}
+
+/// A shape as Python writes it: `(4, 1)`, `(3,)`.
+fn py_shape(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -558,8 +570,19 @@ enum Targets<F> {
 impl<F: Elem> Data<F> {
     /// From Python: `x` rows, `targets` a uint32 label vector (with `classes`) or a 2-D
     /// array of values.
-    fn new(x: &Bound<'_, PyAny>, targets: &Bound<'_, PyAny>, classes: Option<usize>, what: &str) -> PyResult<Self> {
-        let x = matrix::<F>(x, &format!("{what} X"))?;
+    /// `x` may also be a list of the book's examples (`n_in` numbers each), stacked here
+    /// straight into the run's buffer.
+    fn new(
+        x: &Bound<'_, PyAny>,
+        n_in: usize,
+        targets: &Bound<'_, PyAny>,
+        classes: Option<usize>,
+        what: &str,
+    ) -> PyResult<Self> {
+        let x = match x.cast::<PyList>() {
+            Ok(list) => stack_rows::<F>(list, n_in, what)?,
+            Err(_) => matrix::<F>(x, &format!("{what} X"))?,
+        };
         let targets = match classes {
             Some(c) => Targets::Classes(labels(targets, &format!("{what} labels"))?, c),
             None => Targets::Values(matrix::<F>(targets, &format!("{what} targets Y"))?),
@@ -678,9 +701,10 @@ fn fit<F: Elem>(
     epochs: usize,
     callback: Option<&Py<PyAny>>,
 ) -> PyResult<(String, Vec<String>)> {
-    let train = Data::<F>::new(x, targets, classes, "training data")?;
+    let n_in = net.sizes()[0];
+    let train = Data::<F>::new(x, n_in, targets, classes, "training data")?;
     let eval = evaluation
-        .map(|(x, t, c)| Data::<F>::new(x, t, c, "evaluation data"))
+        .map(|(x, t, c)| Data::<F>::new(x, n_in, t, c, "evaluation data"))
         .transpose()?;
     let done = run.trainer.epochs_done();
     run.trainer.set_epochs(done + epochs).map_err(train_error)?;
@@ -770,7 +794,8 @@ impl Run {
         Ok(Run { run, threads })
     }
 
-    /// Trains `net` for `epochs` more epochs on the rows of `x` (targets: uint32 labels
+    /// Trains `net` for `epochs` more epochs on the rows of `x` (or a list of the book's
+    /// examples, each `n_0` numbers; targets: uint32 labels
     /// with `classes`, or a 2-D array of values), evaluating on `evaluation` (a `(x,
     /// targets, classes)` tuple) after each; `callback(record_json, sum_of_squared_weights)` after each epoch may
     /// return `None`, `"stop"` or `"best"` (keep these parameters: `restore_best`). The GIL
@@ -868,6 +893,87 @@ fn load_mnist<'py>(py: Python<'py>, directory: std::path::PathBuf, full: bool) -
     PyTuple::new(py, [set(&mnist.train)?, set(&mnist.validation)?, set(&mnist.test)?])
 }
 
+/// One example of a list, copied into `row` (its `n` numbers in C order, converted to `F`).
+/// Read with `to_owned_array` (a copy under the GIL, without the borrow tracking of
+/// `PyReadonlyArray`, which costs microseconds per array).
+fn copy_example<F: Elem>(item: &Bound<'_, PyAny>, row: &mut [F], what: &dyn Fn() -> String) -> PyResult<()> {
+    fn copy<F, T: Copy>(a: ndarray::ArrayD<T>, row: &mut [F], convert: impl Fn(T) -> F) -> bool {
+        if a.len() != row.len() {
+            return false;
+        }
+        // A slice when it is one: iterating an IxDyn array costs nanoseconds per element.
+        match a.as_slice() {
+            Some(s) => row.iter_mut().zip(s).for_each(|(r, &v)| *r = convert(v)),
+            None => row.iter_mut().zip(a.iter()).for_each(|(r, &v)| *r = convert(v)),
+        }
+        true
+    }
+    let n = row.len();
+    let fits = if let Ok(a) = item.cast::<numpy::PyArrayDyn<f32>>() {
+        copy(a.to_owned_array(), row, |v| {
+            <F as batchprop::Float>::from_f64(f64::from(v))
+        })
+    } else if let Ok(a) = item.cast::<numpy::PyArrayDyn<f64>>() {
+        copy(a.to_owned_array(), row, <F as batchprop::Float>::from_f64)
+    } else {
+        // Anything else NumPy reads as numbers (lists, integer arrays): converted by NumPy.
+        let numpy = item.py().import("numpy")?;
+        let converted = numpy.call_method1("asarray", (item, "float64")).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{} must be an array of numbers, found {}",
+                what(),
+                describe(item)
+            ))
+        })?;
+        let a = converted.cast::<numpy::PyArrayDyn<f64>>()?;
+        copy(a.to_owned_array(), row, <F as batchprop::Float>::from_f64)
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(format!(
+            "{} has shape {}: expected {n} numbers, a ({n}, 1) column",
+            what(),
+            item.cast::<PyUntypedArray>()
+                .map(|a| py_shape(a.shape()))
+                .unwrap_or_default()
+        )))
+    }
+}
+
+/// A list of `N` examples of `n` numbers each as the rows of an `(N × n)` array.
+fn stack_rows<F: Elem>(xs: &Bound<'_, PyList>, n: usize, what: &str) -> PyResult<Array2<F>> {
+    let mut rows = Array2::<F>::zeros((xs.len(), n)); // (N × n), one example per row
+    for (i, (item, mut row)) in xs.iter().zip(rows.rows_mut()).enumerate() {
+        let row = row.as_slice_mut().expect("rows of a new array are contiguous");
+        copy_example(&item, row, &|| format!("{what} example {i}"))?;
+    }
+    Ok(rows)
+}
+
+fn stack<'py, F: Elem>(py: Python<'py>, xs: &Bound<'py, PyList>, n: usize, what: &str) -> PyResult<Bound<'py, PyAny>> {
+    Ok(stack_rows::<F>(xs, n, what)?.into_pyarray(py).into_any())
+}
+
+/// The book's examples to one matrix: `xs` a list of `N` arrays of `n` numbers each (the
+/// book's `(n, 1)` columns) gives the `(N × n)` array of `dtype`, one example per row.
+#[pyfunction]
+fn stack_examples<'py>(
+    py: Python<'py>,
+    xs: &Bound<'py, PyList>,
+    n: usize,
+    dtype: &str,
+    what: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    match dtype {
+        "float32" => stack::<f32>(py, xs, n, what),
+        "float64" => stack::<f64>(py, xs, n, what),
+        other => Err(PyValueError::new_err(format!(
+            "dtype must be float32 or float64, found {other:?}"
+        ))),
+    }
+}
+
 /// The instruction set the kernels run on here (`avx512`, `avx2`, `sse2`, `neon`, `scalar`).
 #[pyfunction]
 fn isa() -> &'static str {
@@ -881,6 +987,7 @@ fn _batchprop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_net_from_json, m)?)?;
     m.add_function(wrap_pyfunction!(load_mnist, m)?)?;
     m.add_function(wrap_pyfunction!(isa, m)?)?;
+    m.add_function(wrap_pyfunction!(stack_examples, m)?)?;
     m.add("DivergedError", m.py().get_type::<DivergedError>())?;
     Ok(())
 }

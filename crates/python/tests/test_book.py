@@ -253,7 +253,7 @@ def test_the_gil_is_released_while_training(mnist):
 def test_bad_input_is_a_clear_error(tmp_path, monkeypatch):
     net = network.Network([3, 2])
     good = [(np.zeros((3, 1)), np.array([[1.0], [0.0]]))] * 4
-    with pytest.raises(ValueError, match=r"training_data example 1 has shape \(4, 1\): expected 3 numbers"):
+    with pytest.raises(ValueError, match=r"training data example 1 has shape \(4, 1\): expected 3 numbers"):
         net.SGD([good[0], (np.zeros((4, 1)), good[0][1])], 1, 1, 1.0)
     with pytest.raises(ValueError, match="inputs must be finite"):
         net.SGD([(np.full((3, 1), np.nan), good[0][1])] + good, 1, 2, 1.0)

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ._batchprop import Run
+from ._batchprop import Run, stack_examples
 
 DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 
@@ -27,17 +27,14 @@ def column(a, n, what, dtype):
     flat float array."""
     a = np.asarray(a, dtype=dtype)
     if a.size != n:
-        raise ValueError(f"{what} has shape {a.shape}: expected {n} numbers, an ({n}, 1) column")
+        raise ValueError(f"{what} has shape {a.shape}: expected {n} numbers, a ({n}, 1) column")
     return a.reshape(n)
 
 
 def stack_inputs(xs, n, what, dtype):
     """Examples to the rows of one (N, n) C-ordered matrix (the engine reads its transpose:
-    one contiguous column per example)."""
-    rows = np.empty((len(xs), n), dtype=dtype)
-    for i, x in enumerate(xs):
-        rows[i] = column(x, n, f"{what} example {i}", dtype)
-    return rows
+    one contiguous column per example); copied in Rust, one pass."""
+    return stack_examples(list(xs), n, dtype, what)
 
 
 def as_pairs(data, what):
@@ -62,8 +59,11 @@ def is_label(y):
 def targets(ys, n_out, what, dtype):
     """Targets to what the trainer takes: (uint32 labels, classes) when every y is a label
     or a one-hot vector, else ((N, n_out) values, None)."""
-    if all(is_label(y) for y in ys):
-        labels = np.asarray([int(y) for y in ys], dtype=np.int64)
+    ys = list(ys)
+    if ys and is_label(ys[0]):
+        labels = np.array(ys)
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise TypeError(f"{what} mixes integer labels and target vectors")
         bad = np.flatnonzero((labels < 0) | (labels >= n_out))
         if bad.size:
             i = int(bad[0])
@@ -90,7 +90,8 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
           monitor=None, on_epoch=None, seed=None):
     """Runs network2.py's SGD on the engine: `epochs` epochs of shuffled mini-batches, the
     monitors after each (a dict of the trainer's four flags), `on_epoch(record)` after each
-    (record: the trainer's epoch as a dict; return "stop" to end the run)."""
+    (record: the trainer's epoch as a dict; return "stop" to end the run). Returns the
+    records."""
     dtype = net.dtype
     sizes = net.sizes
     training_data = as_pairs(training_data, "training_data")
@@ -102,11 +103,12 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         raise ValueError(f"mini_batch_size must be a positive integer, found {mini_batch_size!r}")
     eta = check_rate("eta", eta)
     lmbda = check_rate("lmbda", lmbda, positive=False)
-    x = stack_inputs([p[0] for p in training_data], sizes[0], "training_data", dtype)
+    # The inputs go to the run as a list: stacked once, in Rust, into the run's own buffer.
+    x = [p[0] for p in training_data]
     y, classes = targets([p[1] for p in training_data], sizes[-1], "training_data", dtype)
     evaluation = None
     if evaluation_data:
-        ex = stack_inputs([p[0] for p in evaluation_data], sizes[0], "evaluation data", dtype)
+        ex = [p[0] for p in evaluation_data]
         ey, eclasses = targets([p[1] for p in evaluation_data], sizes[-1], "evaluation data", dtype)
         evaluation = (ex, ey, eclasses)
     monitor = dict(monitor or {})
@@ -131,12 +133,14 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     }
     run = Run(json.dumps(settings), dtype)
 
+    history = []
+
     def callback(record_json, _weights_squared):
-        if on_epoch is None:
-            return None
-        return on_epoch(json.loads(record_json))
+        record = json.loads(record_json)
+        history.append(record)
+        return None if on_epoch is None else on_epoch(record)
 
     _, warnings = run.fit(net, x, y, classes, int(epochs), evaluation, callback)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return run
+    return history

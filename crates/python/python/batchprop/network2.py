@@ -155,7 +155,8 @@ class Network(BookNetwork):
                     return "stop"
             return None
 
-        _common.train(self._engine(), training_data, epochs, mini_batch_size, eta, lmbda,
+        # The trainer's records of the epochs (its timings among them), kept for benchmarks.
+        self._history = _common.train(self._engine(), training_data, epochs, mini_batch_size, eta, lmbda,
                       evaluation_data=evaluation_data or None, monitor=monitors, on_epoch=report)
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
