@@ -124,6 +124,32 @@ def test_the_books_script_on_a_slice_of_mnist(mnist, capsys):
     assert capsys.readouterr().out.splitlines() == ["Epoch 0 complete", "Epoch 1 complete"]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pixels_kept_as_bytes_train_as_the_floats(mnist, dtype):
+    """Pixels (every value one of 256 levels) are held as bytes, the rest as floats: a list
+    with one value off the levels in its last example (the rows before it turned back into
+    floats) and the same rows as a float matrix give the same bits, and so do pixels given
+    as a list and as a matrix."""
+    training_data, _, _ = mnist
+    xs = [x for x, _ in training_data[:600]]
+    labels = np.array([int(np.argmax(y)) for _, y in training_data[:600]], dtype=np.uint32)
+    off = [x.copy() for x in xs]
+    off[-1][300, 0] = 0.123456789
+    settings = '{"epochs": 2, "batch_size": 10, "eta": 3.0, "seed": 5}'
+
+    def trained(x):
+        np.random.seed(0)
+        net = network.Network([784, 12, 10], dtype=dtype)
+        engine = net._engine()
+        batchprop._batchprop.Run(settings, engine.dtype).fit(engine, x, labels, 10, 2)
+        return [w.tobytes() for w in engine.weights()] + [b.tobytes() for b in engine.biases()]
+
+    matrix = lambda rows: np.stack([r.reshape(784) for r in rows]).astype(dtype)
+    assert trained(off) == trained(matrix(off))
+    assert trained(xs) == trained(matrix(xs))
+    assert trained(xs) != trained(off)
+
+
 def test_network2_monitors_and_float32(mnist, capsys):
     training_data, validation_data, _ = mnist
     np.random.seed(2)

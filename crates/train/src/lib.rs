@@ -31,7 +31,7 @@ pub use history::{Epoch, Metrics, Warning};
 pub use model::{MODEL_KEY, Model, ModelFloat, ModelInfo, Prediction, Score, Scorer, Spec};
 pub use observer::{Checkpointer, Control, EpochEnd, Observer, StopFlag};
 pub use settings::{Engine, Metric, Monitor, Settings};
-pub use source::{Examples, Images, Source, Targets};
+pub use source::{Examples, Images, Leveled, Levels, Source, Targets};
 pub use trainer::{Finish, Trainer};
 
 /// docs/library.md's code blocks, compiled and run as doctests.

@@ -113,53 +113,22 @@ impl<'a, F: Float> Examples<'a, F> {
     /// Classification examples: `x: (n_0 × N)` and one label per column, each below `classes`.
     /// Every input must be finite.
     pub fn classes(x: ArrayView2<'a, F>, labels: &'a [u32], classes: usize) -> Result<Self> {
-        if labels.len() != x.ncols() {
-            return Err(Error::Data {
-                what: "labels",
-                problem: format!(
-                    "X has {} columns (examples) but {} labels were given",
-                    x.ncols(),
-                    labels.len()
-                ),
-            });
-        }
-        if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= classes) {
-            return Err(Error::Data {
-                what: "labels",
-                problem: format!("label {l} of example {i} is not below the {classes} classes"),
-            });
-        }
+        let targets = class_targets(x.ncols(), labels, classes)?;
         check_finite(&x)?;
         Ok(Examples {
             x,
-            targets: Targets::Classes { labels, classes },
+            targets,
             target_scale: None,
         })
     }
 
     /// Regression (or soft-target) examples: `x: (n_0 × N)` and `y: (n_L × N)`, all finite.
     pub fn values(x: ArrayView2<'a, F>, y: ArrayView2<'a, F>) -> Result<Self> {
-        if y.ncols() != x.ncols() {
-            return Err(Error::Data {
-                what: "targets",
-                problem: format!("X has {} columns (examples) but Y has {}", x.ncols(), y.ncols()),
-            });
-        }
+        let targets = value_targets(x.ncols(), y)?;
         check_finite(&x)?;
-        check_finite(&y).map_err(|e| match e {
-            Error::NonFiniteInput {
-                example, row, value, ..
-            } => Error::NonFiniteInput {
-                what: "target Y",
-                example,
-                row,
-                value,
-            },
-            other => other,
-        })?;
         Ok(Examples {
             x,
-            targets: Targets::Values(y),
+            targets,
             target_scale: None,
         })
     }
@@ -195,6 +164,45 @@ impl<'a, F: Float> Examples<'a, F> {
     pub fn x(&self) -> ArrayView2<'a, F> {
         self.x
     }
+}
+
+/// One label per example (`n` of them), each below `classes`.
+fn class_targets<F>(n: usize, labels: &[u32], classes: usize) -> Result<Targets<'_, F>> {
+    if labels.len() != n {
+        return Err(Error::Data {
+            what: "labels",
+            problem: format!("X has {n} columns (examples) but {} labels were given", labels.len()),
+        });
+    }
+    if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= classes) {
+        return Err(Error::Data {
+            what: "labels",
+            problem: format!("label {l} of example {i} is not below the {classes} classes"),
+        });
+    }
+    Ok(Targets::Classes { labels, classes })
+}
+
+/// A finite target column per example (`n` of them), `y: (n_L × n)`.
+fn value_targets<F: Float>(n: usize, y: ArrayView2<'_, F>) -> Result<Targets<'_, F>> {
+    if y.ncols() != n {
+        return Err(Error::Data {
+            what: "targets",
+            problem: format!("X has {n} columns (examples) but Y has {}", y.ncols()),
+        });
+    }
+    check_finite(&y).map_err(|e| match e {
+        Error::NonFiniteInput {
+            example, row, value, ..
+        } => Error::NonFiniteInput {
+            what: "target Y",
+            example,
+            row,
+            value,
+        },
+        other => other,
+    })?;
+    Ok(Targets::Values(y))
 }
 
 fn check_finite<F: Float>(x: &ArrayView2<F>) -> Result<()> {
@@ -338,7 +346,7 @@ impl<F: Float> Source<F> for Images<'_> {
             let source = pixels.row(image);
             let source = source.as_slice().expect("the images are rows of a row-major array");
             if (dr, dc) == (0, 0) {
-                scale_into(source, column);
+                scale_into::<F, false>(source, column);
                 continue;
             }
             // Row r of the shifted image is row r − dr of the image moved dc columns right:
@@ -355,7 +363,169 @@ impl<F: Float> Source<F> for Images<'_> {
                 row.slice_mut(s![..lo]).fill(F::zero());
                 row.slice_mut(s![hi..]).fill(F::zero());
                 let start = (from as isize + lo as isize - dc) as usize;
-                scale_into(&source[start..start + (hi - lo)], row.slice_mut(s![lo..hi]));
+                scale_into::<F, false>(&source[start..start + (hi - lo)], row.slice_mut(s![lo..hi]));
+            }
+        }
+    }
+}
+
+/// The levels of inputs that take few values: every value `v` of a [`Leveled`] set is
+/// `table[q]` for its level `q = round(255 v)` in `0..=255`, one exact value per level (pixels
+/// `p / 255` however they were computed and in either precision, binary inputs, anything on a
+/// grid of 1/255 in `[0, 1]`). Built by [`Levels::encode`] as the inputs are copied in; the set
+/// is then held as one byte per value, and the gather looks each one up: the same values, an
+/// eighth of the memory (a quarter in `f32`).
+#[derive(Clone, Debug)]
+pub struct Levels<F> {
+    table: [F; 256],  // the exact value of each level seen, 0 for the others
+    bits: [u64; 256], // the value's bits as an f64, or UNSEEN
+    // Whether every level is the pixel `q / 255` of `scaled` (a loader's), or that in f32
+    // widened (f32 data in an f64 network): the gather then converts the codes in vectors.
+    scaled: bool,
+    scaled_in_f32: bool,
+}
+
+/// The bits of no level (a NaN's: a level is a number in `[0, 1]`).
+const UNSEEN: u64 = u64::MAX;
+
+impl<F: Float> Default for Levels<F> {
+    fn default() -> Self {
+        Levels {
+            table: [F::zero(); 256],
+            bits: [UNSEEN; 256],
+            scaled: true,
+            scaled_in_f32: true,
+        }
+    }
+}
+
+impl<F: Float> Levels<F> {
+    /// No levels yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes the level of each of `values` into `codes` (as long), learning the levels it
+    /// has not seen. False if some value is not a level (outside `[0, 1]`, NaN, or a second
+    /// value for a level already taken, `−0` beside `0` among them): the inputs must then
+    /// be kept as floats, and `codes` is partly written.
+    pub fn encode(&mut self, values: &[F], codes: &mut [u8]) -> bool {
+        assert_eq!(values.len(), codes.len(), "one code per value");
+        for (&v, code) in values.iter().zip(codes.iter_mut()) {
+            let v = v.as_f64(); // exact, f32 or f64
+            // The level, ⌊255 v + ½⌋, without `round` (a library call on baseline x86-64).
+            let x = v * 255.0 + 0.5;
+            // NaN fails the range test too.
+            if !(0.0..256.0).contains(&x) {
+                return false;
+            }
+            let q = x as usize;
+            if self.bits[q] != v.to_bits() {
+                if self.bits[q] != UNSEEN {
+                    return false;
+                }
+                self.bits[q] = v.to_bits();
+                self.table[q] = F::from_f64(v);
+                let pixel = |p: f64| p.to_bits() == v.to_bits();
+                self.scaled &= pixel(scaled::<F>(q as u8).as_f64());
+                self.scaled_in_f32 &= pixel(f64::from(scaled::<f32>(q as u8)));
+            }
+            *code = q as u8;
+        }
+        true
+    }
+
+    /// The values of `codes`, into `values` (as long).
+    pub fn decode(&self, codes: &[u8], values: &mut [F]) {
+        assert_eq!(values.len(), codes.len(), "one value per code");
+        for (v, &c) in values.iter_mut().zip(codes) {
+            *v = self.table[usize::from(c)];
+        }
+    }
+}
+
+/// Examples whose inputs are [`Levels`]: `codes: (N × n_0)`, row-major, one example per row
+/// (as [`Levels::encode`] wrote them), and their targets. The gather writes each example's
+/// values, looked up, into its column of the batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Leveled<'a, F> {
+    codes: ArrayView2<'a, u8>, // (N × n_0), rows contiguous
+    levels: &'a Levels<F>,
+    targets: Targets<'a, F>,
+}
+
+impl<'a, F: Float> Leveled<'a, F> {
+    /// Classification examples: the rows of `codes` and one label per row, each below
+    /// `classes`.
+    pub fn classes(
+        codes: ArrayView2<'a, u8>,
+        levels: &'a Levels<F>,
+        labels: &'a [u32],
+        classes: usize,
+    ) -> Result<Self> {
+        Self::new(codes, levels, class_targets(codes.nrows(), labels, classes)?)
+    }
+
+    /// Regression (or soft-target) examples: the rows of `codes` and `y: (n_L × N)`, finite.
+    pub fn values(codes: ArrayView2<'a, u8>, levels: &'a Levels<F>, y: ArrayView2<'a, F>) -> Result<Self> {
+        Self::new(codes, levels, value_targets(codes.nrows(), y)?)
+    }
+
+    fn new(codes: ArrayView2<'a, u8>, levels: &'a Levels<F>, targets: Targets<'a, F>) -> Result<Self> {
+        if !codes.is_standard_layout() {
+            return Err(Error::Data {
+                what: "input codes",
+                problem: "the codes must be row-major, one example per contiguous row".into(),
+            });
+        }
+        // The codes used (a pass without branches), then whether each is a level.
+        let mut used = [false; 256];
+        codes.iter().for_each(|&c| used[usize::from(c)] = true);
+        if let Some(c) = (0..256).find(|&c| used[c] && levels.bits[c] == UNSEEN) {
+            return Err(Error::Data {
+                what: "input codes",
+                problem: format!("code {c} is not one of the levels"),
+            });
+        }
+        Ok(Leveled { codes, levels, targets })
+    }
+}
+
+impl<F: Float> Source<F> for Leveled<'_, F> {
+    fn len(&self) -> usize {
+        self.codes.nrows()
+    }
+
+    fn input_size(&self) -> usize {
+        self.codes.ncols()
+    }
+
+    fn targets(&self) -> Targets<'_, F> {
+        match self.targets {
+            Targets::Classes { labels, classes } => Targets::Classes { labels, classes },
+            Targets::Values(y) => Targets::Values(y.reborrow()),
+        }
+    }
+
+    fn prefetch(&self, indices: &[usize]) {
+        for &i in indices {
+            if let Some(codes) = self.codes.row(i).to_slice() {
+                prefetch(codes);
+            }
+        }
+    }
+
+    fn gather(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
+        for (mut column, &i) in x.columns_mut().into_iter().zip(indices) {
+            let codes = self.codes.row(i);
+            let codes = codes.as_slice().expect("the codes are rows of a row-major array");
+            match column.as_slice_mut() {
+                Some(values) if self.levels.scaled => scale_into::<F, false>(codes, values.into()),
+                Some(values) if self.levels.scaled_in_f32 => scale_into::<F, true>(codes, values.into()),
+                Some(values) => self.levels.decode(codes, values),
+                None => Zip::from(column)
+                    .and(codes)
+                    .for_each(|v, &c| *v = self.levels.table[usize::from(c)]),
             }
         }
     }
@@ -392,37 +562,48 @@ fn scaled<F: Float>(p: u8) -> F {
 /// `x ← pixels / 255`, pixel by pixel as [`scaled`], in the widest vectors this CPU has
 /// ([`Isa::current`], as the engine's kernels): the trainer's own crate is built for the
 /// baseline x86-64 (SSE2), where the conversion took as long as the copy's cache misses.
-fn scale_into<F: Float>(pixels: &[u8], mut x: ArrayViewMut1<F>) {
+/// With `IN_F32`, each value is the f32 pixel widened to `F`.
+fn scale_into<F: Float, const IN_F32: bool>(pixels: &[u8], mut x: ArrayViewMut1<F>) {
     let Some(x) = x.as_slice_mut() else {
-        Zip::from(x).and(pixels).for_each(|v, &p| *v = scaled(p));
+        Zip::from(x).and(pixels).for_each(|v, &p| *v = pixel::<F, IN_F32>(p));
         return;
     };
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        fn avx512<F: Float>(pixels: &[u8], x: &mut [F]) {
-            scale_slice(pixels, x)
+        fn avx512<F: Float, const IN_F32: bool>(pixels: &[u8], x: &mut [F]) {
+            scale_slice::<F, IN_F32>(pixels, x)
         }
         #[target_feature(enable = "avx2")]
-        fn avx2<F: Float>(pixels: &[u8], x: &mut [F]) {
-            scale_slice(pixels, x)
+        fn avx2<F: Float, const IN_F32: bool>(pixels: &[u8], x: &mut [F]) {
+            scale_slice::<F, IN_F32>(pixels, x)
         }
         match Isa::current() {
             // SAFETY: `Isa::current` is an instruction set this CPU supports.
-            Isa::Avx512 => return unsafe { avx512(pixels, x) },
-            Isa::Avx2 => return unsafe { avx2(pixels, x) },
+            Isa::Avx512 => return unsafe { avx512::<F, IN_F32>(pixels, x) },
+            Isa::Avx2 => return unsafe { avx2::<F, IN_F32>(pixels, x) },
             Isa::Baseline => {}
         }
     }
-    scale_slice(pixels, x)
+    scale_slice::<F, IN_F32>(pixels, x)
 }
 
 /// The loop of [`scale_into`], inlined into each instruction set's copy of it, where the
 /// compiler vectorises it.
 #[inline(always)]
-fn scale_slice<F: Float>(pixels: &[u8], x: &mut [F]) {
+fn scale_slice<F: Float, const IN_F32: bool>(pixels: &[u8], x: &mut [F]) {
     for (v, &p) in x.iter_mut().zip(pixels) {
-        *v = scaled(p);
+        *v = pixel::<F, IN_F32>(p);
+    }
+}
+
+/// [`scaled`] in `F`, or with `IN_F32` in f32 and widened.
+#[inline(always)]
+fn pixel<F: Float, const IN_F32: bool>(p: u8) -> F {
+    if IN_F32 {
+        F::from_f64(f64::from(scaled::<f32>(p)))
+    } else {
+        scaled(p)
     }
 }
 
