@@ -32,7 +32,7 @@ use numpy::{
 };
 use pyo3::{
     create_exception,
-    exceptions::{PyArithmeticError, PyMemoryError, PyOSError, PyTypeError, PyValueError},
+    exceptions::{PyArithmeticError, PyFileNotFoundError, PyMemoryError, PyOSError, PyTypeError, PyValueError},
     prelude::*,
     types::{PyDict, PyList, PyTuple},
 };
@@ -502,7 +502,10 @@ impl Net {
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<(Net, batchprop::Metadata)> {
         let json = py
             .detach(|| std::fs::read_to_string(&path))
-            .map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(format!("{}: {e}", path.display())),
+                _ => PyOSError::new_err(format!("{}: {e}", path.display())),
+            })?;
         Self::from_json(&json)
     }
 

@@ -315,8 +315,10 @@ def test_bad_input_is_a_clear_error(tmp_path, monkeypatch):
     bad.write_text('{"sizes": [3, 2], "weights": [[[1, 2]]], "biases": [[[0], [0]]], "cost": "QuadraticCost"}')
     with pytest.raises(ValueError):
         network2.load(bad)
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError, match="missing.json"):
         network2.load(tmp_path / "missing.json")
+    with pytest.raises(OSError, match="Is a directory"):
+        network2.load(tmp_path)
     monkeypatch.delenv("MNIST_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match="set MNIST_DIR"):
         mnist_loader.load_data()
