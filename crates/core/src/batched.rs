@@ -175,12 +175,26 @@ impl<F: Float> Network<F> {
         grads: &mut Gradients<F>,
     ) -> Result<()> {
         let m = self.check_workspace(&x, Some(&y), ws)?;
+        self.backprop_scaled(x, y, ws, grads, F::one() / F::from_usize(m))
+    }
+
+    /// [`Network::backprop`] with the sums over the batch's columns scaled by `inv_m`
+    /// rather than `1/m` (a process's share of a larger batch: `1/m` of the whole).
+    pub(crate) fn backprop_scaled(
+        &self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        ws: &mut Workspace<F>,
+        grads: &mut Gradients<F>,
+        inv_m: F,
+    ) -> Result<()> {
+        self.check_workspace(&x, Some(&y), ws)?;
         self.check_gradients(grads);
         self.forward_unchecked(x, ws);
         let sink = &mut IntoGradients {
             params: &self.params,
             grads: &mut grads.layers,
-            inv_m: F::one() / F::from_usize(m),
+            inv_m,
         };
         backward(&self.activations, self.cost(), x, y, ws, sink);
         Ok(())

@@ -79,6 +79,7 @@ fn mix(mut x: u64) -> u64 {
 pub(crate) struct Masks {
     pub(crate) dropout: Dropout,
     pub(crate) step: u64,
+    pub(crate) first: usize, // the batch's column of the workspace's first (a process's share)
 }
 
 impl Masks {
@@ -87,7 +88,7 @@ impl Masks {
     pub(crate) fn apply<F: Float>(&self, l: usize, offset: usize, a: ArrayView2<F>, mut d: ArrayViewMut2<F>) {
         let scale = F::from_f64(1.0 / (1.0 - self.dropout.p));
         for (c, (mut d, a)) in d.columns_mut().into_iter().zip(a.columns()).enumerate() {
-            let key = self.dropout.column_key(self.step, l, offset + c);
+            let key = self.dropout.column_key(self.step, l, self.first + offset + c);
             Zip::indexed(&mut d).and(&a).for_each(|j, d, &a| {
                 *d = if self.dropout.keeps_in(key, j) {
                     a * scale
@@ -102,7 +103,7 @@ impl Masks {
     pub(crate) fn apply_to_delta<F: Float>(&self, l: usize, offset: usize, mut delta: ArrayViewMut2<F>) {
         let scale = F::from_f64(1.0 / (1.0 - self.dropout.p));
         for (c, mut delta) in delta.columns_mut().into_iter().enumerate() {
-            let key = self.dropout.column_key(self.step, l, offset + c);
+            let key = self.dropout.column_key(self.step, l, self.first + offset + c);
             Zip::indexed(&mut delta).for_each(|j, d| {
                 *d = if self.dropout.keeps_in(key, j) {
                     *d * scale

@@ -105,7 +105,7 @@ pub use gemm::{Backend, Isa};
 pub use gradient_check::{GradientCheck, Parameter, gradient_check, numerical_gradient};
 pub use interop::{Assumed, Format, Opened};
 pub use network::{Gradients, Init, Network, NetworkBuilder, argmax, one_hot};
-pub use optimizer::{Optimizer, OptimizerState, Rule};
+pub use optimizer::{Optimizer, OptimizerState, Rule, Share};
 pub use per_example::PerExampleWorkspace;
 pub use save::Metadata;
 pub use update::Sgd;

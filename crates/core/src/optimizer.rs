@@ -226,7 +226,11 @@ impl<F: Float> Optimizer<F> {
 
     /// This step's dropout masks, if dropout is on.
     fn masks(&self) -> Option<Masks> {
-        self.dropout.map(|dropout| Masks { dropout, step: self.t })
+        self.dropout.map(|dropout| Masks {
+            dropout,
+            step: self.t,
+            first: 0,
+        })
     }
 
     /// The rule (momentum 0 reads as plain SGD).
@@ -580,6 +584,79 @@ impl<F: Float> Network<F> {
     }
 }
 
+/// The columns of a mini-batch that one process computes in data-parallel training:
+/// `first..first + m_r` of a batch of `of` examples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// The batch's column of the share's first example.
+    pub first: usize,
+    /// The whole batch's size, `m`.
+    pub of: usize,
+}
+
+impl Share {
+    /// Process `rank`'s share of a batch of `m` among `processes`: columns
+    /// `⌊rank m / P⌋..⌊(rank + 1) m / P⌋` (sizes differ by at most one; a share may be empty
+    /// when `m < P`).
+    pub fn of_batch(m: usize, rank: usize, processes: usize) -> std::ops::Range<usize> {
+        assert!(rank < processes, "rank {rank} of {processes} processes");
+        (rank * m / processes)..((rank + 1) * m / processes)
+    }
+}
+
+impl<F: Float> Network<F> {
+    /// One step of synchronous data-parallel training, this process's share of a mini-batch:
+    /// `x: (n_0 × m_r)` and `y: (n_L × m_r)` are the batch's columns
+    /// `share.first..share.first + m_r`. The share's part of the batch's mean-cost gradient,
+    /// `(1/m) Σ` over its columns (BP1–BP4, with each example's dropout mask keyed by its
+    /// column of the whole batch, as on one process), is written into the gradient buffer,
+    /// which `reduce` must replace by the sum of every process's (an all-reduce); then `opt`'s
+    /// rule applies it. Given the same parameters, every process ends the step with the same
+    /// ones; the sum's order differs from one process's, so the bits may too.
+    ///
+    /// An empty share (`m_r = 0`, when `m` is smaller than the number of processes)
+    /// contributes zeros.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_share(
+        &mut self,
+        x: ArrayView2<F>,
+        y: ArrayView2<F>,
+        share: Share,
+        opt: &mut Optimizer<F>,
+        ws: &mut Workspace<F>,
+        reduce: impl FnOnce(&mut [F]),
+    ) -> Result<()> {
+        let m_r = x.ncols();
+        if share.first + m_r > share.of {
+            return Err(Error::BatchTooLarge {
+                m: share.first + m_r,
+                capacity: share.of,
+            });
+        }
+        let mut grads = match opt.grads.take() {
+            Some(g) => g,
+            None => self.zero_gradients(),
+        };
+        ws.masks = opt.masks().map(|masks| Masks {
+            first: share.first,
+            ..masks
+        });
+        let result = if m_r == 0 {
+            grads.as_mut_slice().fill(F::zero());
+            Ok(())
+        } else {
+            self.backprop_scaled(x, y, ws, &mut grads, F::one() / F::from_usize(share.of))
+        };
+        ws.masks = None;
+        if result.is_ok() {
+            reduce(grads.as_mut_slice());
+            opt.apply(self, &grads);
+        }
+        opt.grads = Some(grads);
+        result
+    }
+}
+
 impl<F: Float> Network<F> {
     /// [`Network::backprop`] with the dropout masks of training step `step` held fixed: the
     /// gradient of the cost of the thinned network that step trains (for checking it against
@@ -595,6 +672,7 @@ impl<F: Float> Network<F> {
         ws.masks = Some(Masks {
             dropout: *dropout,
             step,
+            first: 0,
         });
         let result = self.backprop(x, y, ws, grads);
         ws.masks = None;
@@ -612,6 +690,7 @@ impl<F: Float> Network<F> {
         ws.masks = Some(Masks {
             dropout: *dropout,
             step,
+            first: 0,
         });
         let result = self.batch_cost(x, y, ws);
         ws.masks = None;

@@ -489,3 +489,94 @@ fn dropout_gives_the_same_bits_on_one_and_two_threads() {
         assert_eq!(run(1).parameters(), run(2).parameters());
     }
 }
+
+/// Synchronous data-parallel steps simulated in one process: each of `processes` shares
+/// of the batch computes its part of the gradient, the parts are summed (the all-reduce),
+/// and each share applies the sum. Returns every share's network after `steps` steps.
+fn steps_in_shares(
+    start: &Network<f64>,
+    make: &dyn Fn(&Network<f64>) -> Optimizer<f64>,
+    (x, y): (&ndarray::Array2<f64>, &ndarray::Array2<f64>),
+    processes: usize,
+    steps: usize,
+) -> Vec<Network<f64>> {
+    use batchprop::Share;
+    use ndarray::s;
+    let m = x.ncols();
+    let mut nets: Vec<Network<f64>> = vec![start.clone(); processes];
+    let mut opts: Vec<Optimizer<f64>> = nets.iter().map(make).collect();
+    let mut ws = start.workspace(m);
+    for _ in 0..steps {
+        // Each share's part, from a copy of its network and rule (discarded after).
+        let mut total = vec![0.0; start.parameters().len()];
+        for r in 0..processes {
+            let cols = Share::of_batch(m, r, processes);
+            let share = Share {
+                first: cols.start,
+                of: m,
+            };
+            let (mut net, mut opt) = (nets[r].clone(), opts[r].clone());
+            let (xr, yr) = (x.slice(s![.., cols.clone()]), y.slice(s![.., cols]));
+            net.step_share(xr, yr, share, &mut opt, &mut ws, |g| {
+                total.iter_mut().zip(g.iter()).for_each(|(t, g)| *t += g)
+            })
+            .unwrap();
+        }
+        for r in 0..processes {
+            let cols = Share::of_batch(m, r, processes);
+            let share = Share {
+                first: cols.start,
+                of: m,
+            };
+            let (xr, yr) = (x.slice(s![.., cols.clone()]), y.slice(s![.., cols]));
+            nets[r]
+                .step_share(xr, yr, share, &mut opts[r], &mut ws, |g| g.copy_from_slice(&total))
+                .unwrap();
+        }
+    }
+    nets
+}
+
+#[test]
+fn shares_of_a_batch_step_as_the_whole_batch() {
+    let mut rng = rng(13);
+    let (x, y) = (
+        inputs::<f64>(6, 10, &mut rng),
+        targets::<f64>(Cost::LogLikelihood, 3, 10, &mut rng),
+    );
+    let start = network::<f64>(
+        &[6, 8, 7, 3],
+        Activation::Sigmoid,
+        Activation::Softmax,
+        Cost::LogLikelihood,
+        &mut rng,
+    );
+    for rule in rules() {
+        for p in [0.0, 0.5] {
+            let make = |net: &Network<f64>| {
+                Optimizer::new(net, rule, 0.05)
+                    .unwrap()
+                    .with_l2(1.0, 30)
+                    .unwrap()
+                    .with_l1(0.5, 30, net)
+                    .unwrap()
+                    .with_dropout(batchprop::Dropout::new(p, 11).unwrap())
+            };
+            let mut whole = start.clone();
+            let (mut opt, mut ws) = (make(&whole), whole.workspace(10));
+            for _ in 0..4 {
+                whole.step(x.view(), y.view(), &mut opt, &mut ws).unwrap();
+            }
+            // 1, 2, 3 (uneven: 3, 3, 4) and 12 processes (10 examples: two shares empty).
+            for processes in [1, 2, 3, 12] {
+                let nets = steps_in_shares(&start, &make, (&x, &y), processes, 4);
+                for net in &nets[1..] {
+                    assert_eq!(net.parameters(), nets[0].parameters(), "{rule:?}: every share the same");
+                }
+                let diff = (nets[0].parameters().iter().zip(whole.parameters()))
+                    .fold(0.0f64, |d, (a, b)| d.max((a - b).abs() / b.abs().max(1.0)));
+                assert!(diff < 1e-12, "{rule:?} p {p}, {processes} processes: {diff:e}");
+            }
+        }
+    }
+}
