@@ -18,6 +18,7 @@
 //! `docs/library.md` in the repository is a tutorial from `Cargo.toml` to a trained, saved
 //! network.
 
+mod collective;
 mod error;
 mod history;
 mod model;
@@ -26,6 +27,7 @@ mod settings;
 mod source;
 mod trainer;
 
+pub use collective::{Collective, OneProcess};
 pub use error::{Error, Result};
 pub use history::{Epoch, Metrics, Warning};
 pub use model::{MODEL_KEY, Model, ModelFloat, ModelInfo, Prediction, Score, Scorer, Spec};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Control, Engine, Epoch, EpochEnd, Error, Metric, Metrics, Observer, Result, Settings, Source, Targets, Warning,
+    collective::{self, Collective},
 };
 
 /// The version of the run state [`Trainer::save_checkpoint`] writes.
@@ -209,6 +210,7 @@ pub struct Trainer<F: Float> {
     optimizer: Option<Optimizer<F>>, // made by the first fit, for its network
     /// Written into every checkpoint's network file (a model's description rides here).
     metadata: Metadata,
+    check_sync: bool, // distributed: compare the processes' parameters after each epoch
 }
 
 impl<F: Float> Trainer<F> {
@@ -220,6 +222,7 @@ impl<F: Float> Trainer<F> {
             state: RunState::new(settings, BTreeMap::new()),
             optimizer: None,
             metadata: Metadata::new(),
+            check_sync: false,
         })
     }
 
@@ -339,6 +342,74 @@ impl<F: Float> Trainer<F> {
         evaluation: Option<&dyn Source<F>>,
         observer: &mut impl Observer<F>,
     ) -> Result<Finish> {
+        self.fit_with(net, train, evaluation, observer, None)
+    }
+
+    /// [`Trainer::fit`] as one of the processes of a synchronous data-parallel run
+    /// ([`Collective`]): every process calls it with the same settings, data and initial
+    /// network; each takes its share of every mini-batch ([`batchprop::Share::of_batch`]),
+    /// back-propagates it, and the gradient sums are added across the processes in one
+    /// all-reduce per step over the gradient buffer, so every process applies the same
+    /// update and keeps the same parameters. The running cost and accuracy, the saturation
+    /// counts and the observers' requests to stop are summed in a second, small all-reduce
+    /// per step, so every process makes the same decisions; the evaluations split their
+    /// examples across the processes and sum their counts and costs. The records, the
+    /// policies and the final network are the same on every process (print and save on one).
+    /// The sums' order differs from one process's, so the parameters agree with a
+    /// one-process run to rounding, not to the bit. Before the first epoch (and after each
+    /// with [`Trainer::check_sync`] or in debug builds) the processes check that they hold
+    /// the same data sizes and the same parameters.
+    ///
+    /// Only the batched engine runs distributed.
+    pub fn fit_distributed<S: Source<F>>(
+        &mut self,
+        net: &mut Network<F>,
+        train: &S,
+        evaluation: Option<&dyn Source<F>>,
+        observer: &mut impl Observer<F>,
+        collective: &dyn Collective,
+    ) -> Result<Finish> {
+        if self.state.settings.engine != Engine::Batched {
+            return Err(Error::Setting {
+                name: "engine",
+                value: "per-example".into(),
+                requirement: "runs on one process: distributed training takes the batched engine",
+            });
+        }
+        let sizes = [
+            1.0,
+            train.len() as f64,
+            train.input_size() as f64,
+            evaluation.map_or(0, |e| e.len()) as f64,
+            self.state.epochs_done as f64,
+        ];
+        if !same_everywhere(collective, &sizes) {
+            return Err(Error::Data {
+                what: "distributed run",
+                problem: "the processes hold different data (sizes of the training or evaluation set) or \
+                          different progress (epochs done)"
+                    .into(),
+            });
+        }
+        check_same_parameters(net, collective, None)?;
+        self.fit_with(net, train, evaluation, observer, Some(collective))
+    }
+
+    /// After each epoch of [`Trainer::fit_distributed`], check that every process holds the
+    /// same parameters (a hash of their bits, all-reduced; always on in debug builds).
+    pub fn check_sync(&mut self, on: bool) -> &mut Self {
+        self.check_sync = on;
+        self
+    }
+
+    fn fit_with<S: Source<F>>(
+        &mut self,
+        net: &mut Network<F>,
+        train: &S,
+        evaluation: Option<&dyn Source<F>>,
+        observer: &mut impl Observer<F>,
+        collective: Option<&dyn Collective>,
+    ) -> Result<Finish> {
         self.check_data(net, train, evaluation)?;
         let settings = self.state.settings.clone();
         let n = train.len();
@@ -379,6 +450,12 @@ impl<F: Float> Trainer<F> {
         };
         let mut saturation = Saturation::new(net, &self.state.saturation_streak);
         let last_layer = net.num_layers() - 1;
+        let n_out = net.sizes()[last_layer];
+        // Distributed: this process's rank and the number of processes, and what each step
+        // sums across them besides the gradient: [cost, correct, saturated, stop, wrong
+        // (n_L), stuck (n_L)].
+        let share = collective.map(|c| (c.rank(), c.size()));
+        let mut step_sums = vec![0.0f64; 4 + 2 * n_out];
         let output = &net.activations()[last_layer - 1].clone();
         let classes = matches!(train.targets(), Targets::Classes { .. });
         // Outputs that live in [0, 1] and can saturate at its ends.
@@ -404,9 +481,10 @@ impl<F: Float> Trainer<F> {
             saturation.restore(&p);
             let start = Instant::now();
             for batch in p.batches_done..batches.len() {
-                let (x, y) = batches.gather(train, batch);
-                let cost = match settings.engine {
-                    Engine::Batched => {
+                let (x, y, first, m) = batches.gather(train, batch, share);
+                let mut stop = None;
+                let cost = match (settings.engine, collective) {
+                    (Engine::Batched, None) => {
                         net.step(x, y, &mut opt, &mut ws)?;
                         // The outputs of the step's own forward pass: n_L × m values at hand.
                         let (z, a) = (ws.z(last_layer), ws.a(last_layer));
@@ -416,20 +494,52 @@ impl<F: Float> Trainer<F> {
                             p.correct += c;
                             p.saturated += s;
                         }
-                        net.cost().value_at(output, z, a, y)
+                        net.cost().value_at(output, z, a, y).as_f64()
                     }
-                    Engine::PerExample => {
+                    (Engine::Batched, Some(c)) => {
+                        let share = batchprop::Share { first, of: m };
+                        net.step_share(x, y, share, &mut opt, &mut ws, |g| collective::sum(c, g))?;
+                        // This share's outcomes, summed with the others' (an empty share has
+                        // none, and its workspace holds an earlier batch).
+                        step_sums.fill(0.0);
+                        if x.ncols() > 0 {
+                            let (z, a) = (ws.z(last_layer), ws.a(last_layer));
+                            let (wrong, stuck) = step_sums[4..].split_at_mut(n_out);
+                            saturation.count(a, y, wrong, stuck);
+                            if classes {
+                                let (c, s) = outcomes(a, y, saturating_output);
+                                (step_sums[1], step_sums[2]) = (c as f64, s as f64);
+                            }
+                            step_sums[0] = net.cost().value_at(output, z, a, y).as_f64();
+                        }
+                        // The observers are asked on every process, and all stop if one asks.
+                        step_sums[3] = f64::from(u8::from(observer.batch_end(epoch, batch) == Control::Stop));
+                        c.sum_f64(&mut step_sums);
+                        saturation.add(&step_sums[4..4 + n_out], &step_sums[4 + n_out..]);
+                        p.correct += step_sums[1] as usize;
+                        p.saturated += step_sums[2] as usize;
+                        stop = Some(if step_sums[3] > 0.0 {
+                            Control::Stop
+                        } else {
+                            Control::Continue
+                        });
+                        step_sums[0]
+                    }
+                    (Engine::PerExample, _) => {
                         net.step_per_example(x, y, &mut opt, &mut pe)?;
-                        pe.batch_cost_sum()
+                        pe.batch_cost_sum().as_f64()
                     }
-                }
-                .as_f64();
+                };
                 if !cost.is_finite() {
                     return Err(self.diverged(net, epoch, Some(batch), "the mini-batch's cost".into(), cost));
                 }
                 p.cost_sum += cost;
                 p.batches_done = batch + 1;
-                if observer.batch_end(epoch, batch) == Control::Stop {
+                let control = match stop {
+                    Some(control) => control,
+                    None => observer.batch_end(epoch, batch),
+                };
+                if control == Control::Stop {
                     if p.batches_done == batches.len() {
                         stop_after_epoch = true; // the epoch is done: end it as usual
                     } else {
@@ -449,6 +559,11 @@ impl<F: Float> Trainer<F> {
             if let Some((array, value)) = net.first_non_finite() {
                 return Err(self.diverged(net, epoch, None, format!("a parameter of {array}"), value.as_f64()));
             }
+            if let Some(c) = collective
+                && (self.check_sync || cfg!(debug_assertions))
+            {
+                check_same_parameters(net, c, Some(epoch))?;
+            }
 
             let training = (settings.monitor.training_cost || settings.monitor.training_accuracy)
                 .then(|| {
@@ -458,12 +573,22 @@ impl<F: Float> Trainer<F> {
                         train_y.as_ref(),
                         settings.monitor.training_accuracy,
                         settings.lambda,
+                        collective,
                     )
                 })
                 .transpose()?;
             let eval_metrics = evaluation
                 .filter(|_| measure_eval_cost || measure_eval_accuracy)
-                .map(|e| evaluate(net, e, eval_y.as_ref(), measure_eval_accuracy, settings.lambda))
+                .map(|e| {
+                    evaluate(
+                        net,
+                        e,
+                        eval_y.as_ref(),
+                        measure_eval_accuracy,
+                        settings.lambda,
+                        collective,
+                    )
+                })
                 .transpose()?;
             let running_accuracy = (classes && settings.engine == Engine::Batched).then(|| correct as f64 / n as f64);
             if let Some(accuracy) = running_accuracy {
@@ -819,6 +944,7 @@ impl<F: Float> Trainer<F> {
                 rng,
                 optimizer: None,
                 metadata,
+                check_sync: false,
             },
             net,
         ))
@@ -889,6 +1015,7 @@ fn evaluate<F: Float>(
     one_hot: Option<&Array2<F>>,
     accuracy: bool,
     lambda: f64,
+    collective: Option<&dyn Collective>,
 ) -> Result<Metrics> {
     let targets = data.targets();
     let y: Option<ArrayView2<F>> = match targets {
@@ -900,6 +1027,8 @@ fn evaluate<F: Float>(
         _ => None,
     };
     let n = data.len();
+    // Distributed, each process evaluates its share of the examples.
+    let range = collective.map_or(0..n, |c| batchprop::Share::of_batch(n, c.rank(), c.size()));
     let (mut cost_sum, mut correct) = (F::zero(), 0);
     let part = |x: ArrayView2<F>, start: usize| -> Result<()> {
         let end = start + x.ncols();
@@ -911,17 +1040,35 @@ fn evaluate<F: Float>(
         }
         Ok(())
     };
-    in_chunks(data, false, part)?;
+    in_chunks(data, range.clone(), false, part)?;
+    let mut errors = match targets {
+        Targets::Values(y) => Some(regression_sums(net, data, y, range)?),
+        Targets::Classes { .. } => None,
+    };
+    if let Some(c) = collective {
+        let mut sums = vec![cost_sum.as_f64(), correct as f64];
+        if let Some(e) = &errors {
+            sums.extend(e.sse.iter().chain(&e.sae).chain(&e.sst));
+        }
+        c.sum_f64(&mut sums);
+        (cost_sum, correct) = (F::from_f64(sums[0]), sums[1] as usize);
+        if let Some(e) = &mut errors {
+            let k = e.sse.len();
+            e.sse.copy_from_slice(&sums[2..2 + k]);
+            e.sae.copy_from_slice(&sums[2 + k..2 + 2 * k]);
+            e.sst.copy_from_slice(&sums[2 + 2 * k..]);
+        }
+    }
     let cost = match y {
         Some(_) => Some(net.regularised_mean(cost_sum, F::from_usize(n), lambda)?.as_f64()),
         None => None,
     };
-    let (mse, mae, r2) = match targets {
-        Targets::Values(y) => {
-            let e = regression_errors(net, data, y)?;
-            (Some(e.0), Some(e.1), Some(e.2))
+    let (mse, mae, r2) = match &errors {
+        Some(e) => {
+            let (mse, mae, r2) = e.finish(data.target_scale(), n);
+            (Some(mse), Some(mae), Some(r2))
         }
-        Targets::Classes { .. } => (None, None, None),
+        None => (None, None, None),
     };
     Ok(Metrics {
         cost,
@@ -933,25 +1080,30 @@ fn evaluate<F: Float>(
     })
 }
 
-/// Calls `f(x, start)` on `data`'s inputs `X: (n_0 × N)` in order: read in place when the
-/// source holds them (in one piece, or in chunks of [`EVAL_CHUNK`] columns if `chunked`),
-/// else gathered into one buffer, chunk by chunk. Either way `f` sees every column once.
+/// Calls `f(x, start)` on the inputs `X: (n_0 × ·)` of `data`'s examples `range`, in order:
+/// read in place when the source holds them (in one piece, or in chunks of [`EVAL_CHUNK`]
+/// columns if `chunked`), else gathered into one buffer, chunk by chunk. Either way `f` sees
+/// every column of the range once; `start` is the example's index in `data`.
 fn in_chunks<F: Float>(
     data: &(impl Source<F> + ?Sized),
+    range: std::ops::Range<usize>,
     chunked: bool,
     mut f: impl FnMut(ArrayView2<F>, usize) -> Result<()>,
 ) -> Result<()> {
-    let n = data.len();
+    let (lo, hi) = (range.start, range.end);
+    if lo == hi {
+        return Ok(());
+    }
     match data.inputs() {
-        Some(x) if !chunked => f(x, 0),
-        Some(x) => (0..n)
+        Some(x) if !chunked => f(x.slice(s![.., lo..hi]), lo),
+        Some(x) => (lo..hi)
             .step_by(EVAL_CHUNK)
-            .try_for_each(|start| f(x.slice(s![.., start..(start + EVAL_CHUNK).min(n)]), start)),
+            .try_for_each(|start| f(x.slice(s![.., start..(start + EVAL_CHUNK).min(hi)]), start)),
         None => {
-            let mut buffer = Array2::zeros((data.input_size(), n.min(EVAL_CHUNK)).f());
+            let mut buffer = Array2::zeros((data.input_size(), (hi - lo).min(EVAL_CHUNK)).f());
             let mut indices = Vec::with_capacity(EVAL_CHUNK);
-            for start in (0..n).step_by(EVAL_CHUNK) {
-                let end = (start + EVAL_CHUNK).min(n);
+            for start in (lo..hi).step_by(EVAL_CHUNK) {
+                let end = (start + EVAL_CHUNK).min(hi);
                 indices.clear();
                 indices.extend(start..end);
                 let mut x = buffer.slice_mut(s![.., ..end - start]);
@@ -971,15 +1123,33 @@ pub(crate) fn regression_errors<F: Float>(
     data: &(impl Source<F> + ?Sized),
     y: ArrayView2<F>,
 ) -> Result<(f64, f64, f64)> {
+    let n = y.ncols();
+    Ok(regression_sums(net, data, y, 0..n)?.finish(data.target_scale(), n))
+}
+
+/// Per output, over some examples: the sums of squared and absolute errors and of squared
+/// deviations from the target's mean over all `N` examples.
+struct ErrorSums {
+    sse: Vec<f64>, // (n_L)
+    sae: Vec<f64>, // (n_L)
+    sst: Vec<f64>, // (n_L)
+}
+
+/// [`ErrorSums`] of `net` on the examples `range` of `data`, targets `y: (n_L × N)`.
+fn regression_sums<F: Float>(
+    net: &Network<F>,
+    data: &(impl Source<F> + ?Sized),
+    y: ArrayView2<F>,
+    range: std::ops::Range<usize>,
+) -> Result<ErrorSums> {
     let (k, n) = y.dim();
-    let units: Vec<f64> = data.target_scale().map_or(vec![1.0; k], <[f64]>::to_vec);
     let mean: Vec<f64> = y
         .rows()
         .into_iter()
         .map(|r| r.iter().map(|v| v.as_f64()).sum::<f64>() / n as f64)
         .collect();
     let (mut sse, mut sae, mut sst) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]); // (n_L) each
-    in_chunks(data, true, |x, start| {
+    in_chunks(data, range, true, |x, start| {
         let end = start + x.ncols();
         let a = net.feedforward(x)?; // A^L: (n_L × chunk)
         for r in 0..k {
@@ -992,19 +1162,29 @@ pub(crate) fn regression_errors<F: Float>(
         }
         Ok(())
     })?;
-    let per = (n * k) as f64;
-    let mse = (0..k).map(|r| sse[r] * units[r] * units[r]).sum::<f64>() / per;
-    let mae = (0..k).map(|r| sae[r] * units[r]).sum::<f64>() / per;
-    // A constant target: R² is 1 if predicted exactly, else 0 (scikit-learn's convention).
-    let r2 = (0..k)
-        .map(|r| match (sst[r] > 0.0, sse[r] > 0.0) {
-            (true, _) => 1.0 - sse[r] / sst[r],
-            (false, false) => 1.0,
-            (false, true) => 0.0,
-        })
-        .sum::<f64>()
-        / k as f64;
-    Ok((mse, mae, r2))
+    Ok(ErrorSums { sse, sae, sst })
+}
+
+impl ErrorSums {
+    /// MSE, MAE and R² over `n` examples, the errors scaled by `scale` (each output's unit).
+    fn finish(&self, scale: Option<&[f64]>, n: usize) -> (f64, f64, f64) {
+        let (sse, sae, sst) = (&self.sse, &self.sae, &self.sst);
+        let k = sse.len();
+        let units: Vec<f64> = scale.map_or(vec![1.0; k], <[f64]>::to_vec);
+        let per = (n * k) as f64;
+        let mse = (0..k).map(|r| sse[r] * units[r] * units[r]).sum::<f64>() / per;
+        let mae = (0..k).map(|r| sae[r] * units[r]).sum::<f64>() / per;
+        // A constant target: R² is 1 if predicted exactly, else 0 (scikit-learn's convention).
+        let r2 = (0..k)
+            .map(|r| match (sst[r] > 0.0, sse[r] > 0.0) {
+                (true, _) => 1.0 - sse[r] / sst[r],
+                (false, false) => 1.0,
+                (false, true) => 0.0,
+            })
+            .sum::<f64>()
+            / k as f64;
+        (mse, mae, r2)
+    }
 }
 
 /// Of a batch's columns: how many are classified right (the most active output is the
@@ -1054,16 +1234,28 @@ impl<F: Float> Batcher<F> {
         self.order.shuffle(rng);
     }
 
-    /// Gathers batch `k` of this epoch: `X: (n_0 × m)` and `Y: (n_L × m)`.
-    fn gather<S: Source<F>>(&mut self, data: &S, k: usize) -> (ArrayView2<'_, F>, ArrayView2<'_, F>) {
+    /// Gathers batch `k` of this epoch: `X: (n_0 × m)` and `Y: (n_L × m)`, or with `share`
+    /// (rank, processes) that process's columns of them ([`batchprop::Share::of_batch`]).
+    /// Returns them, the first column's place in the batch and the batch's size `m`.
+    fn gather<S: Source<F>>(
+        &mut self,
+        data: &S,
+        k: usize,
+        share: Option<(usize, usize)>,
+    ) -> (ArrayView2<'_, F>, ArrayView2<'_, F>, usize, usize) {
         let batch = |k: usize| {
-            &self.order[(k * self.batch_size).min(self.order.len())..((k + 1) * self.batch_size).min(self.order.len())]
+            let whole = &self.order
+                [(k * self.batch_size).min(self.order.len())..((k + 1) * self.batch_size).min(self.order.len())];
+            let part = share.map_or(0..whole.len(), |(rank, p)| {
+                batchprop::Share::of_batch(whole.len(), rank, p)
+            });
+            (&whole[part.clone()], part.start, whole.len())
         };
-        let indices = batch(k);
+        let (indices, first, whole) = batch(k);
         let m = indices.len();
         data.gather(indices, self.x.columns_mut(m));
         // The next batch's examples come into the cache while the engine steps on this one.
-        data.prefetch(batch(k + 1));
+        data.prefetch(batch(k + 1).0);
         let mut y_m = self.y.columns_mut(m); // (n_L × m)
         match data.targets() {
             Targets::Classes { labels, .. } => {
@@ -1078,7 +1270,7 @@ impl<F: Float> Batcher<F> {
                 }
             }
         }
-        (self.x.columns(m), self.y.columns(m))
+        (self.x.columns(m), self.y.columns(m), first, whole)
     }
 }
 
@@ -1152,6 +1344,31 @@ impl Saturation {
         }
     }
 
+    /// [`Saturation::observe`]'s counts of one batch added into `wrong` and `stuck` (each
+    /// `(n_L)`), not into the epoch's: a process's share, to be summed with the others'.
+    fn count<F: Float>(&self, a: ArrayView2<F>, y: ArrayView2<F>, wrong: &mut [f64], stuck: &mut [f64]) {
+        let Some(slope) = self.slope else { return };
+        for (j, (a, y)) in a.rows().into_iter().zip(y.rows()).enumerate() {
+            for (&a, &y) in a.iter().zip(y) {
+                let a = a.as_f64();
+                if (a - y.as_f64()).abs() > 0.5 {
+                    wrong[j] += 1.0;
+                    stuck[j] += f64::from(u8::from(slope(a) < SATURATED_SLOPE));
+                }
+            }
+        }
+    }
+
+    /// Adds a batch's summed [`Saturation::count`]s to the epoch's.
+    fn add(&mut self, wrong: &[f64], stuck: &[f64]) {
+        for (total, &w) in self.wrong.iter_mut().zip(wrong) {
+            *total += w as usize;
+        }
+        for (total, &s) in self.stuck.iter_mut().zip(stuck) {
+            *total += s as usize;
+        }
+    }
+
     /// A warning if an output neuron has been stuck for [`SATURATED_EPOCHS`] epochs in a
     /// row: wrong on at least 5 % of the `examples`, and saturated on 99 % of those.
     fn warning(&mut self, epoch: usize, examples: usize) -> Option<Warning> {
@@ -1170,4 +1387,35 @@ impl Saturation {
             stuck: self.stuck[neuron],
         })
     }
+}
+
+/// Whether `values` are the same on every process (their spread, summed, is 0: every
+/// process gets the same answer).
+fn same_everywhere(collective: &dyn Collective, values: &[f64]) -> bool {
+    let mut mean = values.to_vec();
+    collective.sum_f64(&mut mean);
+    let p = collective.size() as f64;
+    let mut spread = [values.iter().zip(&mean).map(|(v, s)| (v - s / p).powi(2)).sum::<f64>()];
+    collective.sum_f64(&mut spread);
+    spread[0] == 0.0
+}
+
+/// An error unless every process holds the same parameters: an FNV-1a hash of their bits,
+/// compared in 16-bit pieces (exact in `f64`).
+fn check_same_parameters<F: Float>(net: &Network<F>, collective: &dyn Collective, epoch: Option<usize>) -> Result<()> {
+    let hash = net.parameters().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+        (h ^ v.as_f64().to_bits()).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let pieces: Vec<f64> = (0..4).map(|i| ((hash >> (16 * i)) & 0xffff) as f64).collect();
+    if same_everywhere(collective, &pieces) {
+        return Ok(());
+    }
+    Err(Error::Data {
+        what: "distributed run",
+        problem: match epoch {
+            None => "the processes start from different networks: draw the initial network from the same seed on each"
+                .into(),
+            Some(e) => format!("the processes' parameters differ after epoch {e}: they are no longer in step"),
+        },
+    })
 }
