@@ -35,8 +35,8 @@ use batchprop_examples::{
     stopped_at,
 };
 use batchprop_train::{
-    Checkpointer, Control, Engine, EpochEnd, Error, Finish, Images, Monitor, Observer, Settings, Source, StopFlag,
-    Trainer, Warning,
+    Checkpointer, Collective, Control, Engine, EpochEnd, Error, Finish, Images, Monitor, Observer, Settings, Source,
+    StopFlag, Trainer, Warning,
 };
 use clap::{ArgMatches, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,7 +44,7 @@ use serde_json::json;
 
 /// Train a fully-connected network on MNIST by backpropagating whole mini-batches, and print
 /// the book's per-epoch test accuracy.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(long_about = None, allow_negative_numbers = true)]
 struct Args {
     /// Directory holding the four MNIST files (default: $MNIST_DIR, then data/mnist)
@@ -143,6 +143,10 @@ struct Args {
     /// Print one JSON object per epoch, and a summary, on stdout
     #[arg(long)]
     json: bool,
+    /// Under MPI (built with --features mpi, run by mpirun): compare the processes'
+    /// parameters after every epoch (always on in debug builds)
+    #[arg(long)]
+    check_sync: bool,
     /// Threads for large mini-batches and evaluation (default: $RAYON_NUM_THREADS, else one
     /// per core; at most 8 per core). Batches under 32 examples always run on one thread.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -161,9 +165,23 @@ fn main() -> ExitCode {
             .build()?;
         // The one place the thread policy is set: the engine splits large batches (and
         // evaluation) across the pool it runs in.
-        pool.install(|| match dtype {
-            Dtype::F32 => train_and_report::<f32>(&args, &matches),
-            Dtype::F64 => train_and_report::<f64>(&args, &matches),
+        pool.install(|| {
+            // Under MPI, the job's processes train in step; MPI is started, used and ended on
+            // this thread, and a failing process ends the job.
+            #[cfg(feature = "mpi")]
+            {
+                let job = batchprop_examples::Job::start()?;
+                let run = match dtype {
+                    Dtype::F32 => train_and_report::<f32>(&args, &matches, job.collective()),
+                    Dtype::F64 => train_and_report::<f64>(&args, &matches, job.collective()),
+                };
+                Ok(run.unwrap_or_else(|e| job.fail(&e)))
+            }
+            #[cfg(not(feature = "mpi"))]
+            match dtype {
+                Dtype::F32 => train_and_report::<f32>(&args, &matches, None),
+                Dtype::F64 => train_and_report::<f64>(&args, &matches, None),
+            }
         })
     });
     match result {
@@ -333,8 +351,21 @@ fn existing_model<F: Float>(path: &Path, overwrite: bool) -> Result<Option<Netwo
     }
 }
 
-fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, BoxError> {
+/// Trains as `args` say; with `job`, as one process of a data-parallel job, saving and
+/// checkpointing on rank 0 only.
+fn train_and_report<F: Float + batchprop_data::Float>(
+    args: &Args,
+    matches: &ArgMatches,
+    job: Option<&dyn Collective>,
+) -> Result<ExitCode, BoxError> {
     let wall = Instant::now();
+    let root_only = |p: &Option<PathBuf>| p.clone().filter(|_| job.is_none_or(|c| c.rank() == 0));
+    let (save, checkpoint_flag) = (root_only(&args.save), root_only(&args.checkpoint));
+    let args = &Args {
+        save,
+        checkpoint: checkpoint_flag,
+        ..args.clone()
+    };
     let Some((mut trainer, mut net, init)) = start::<F>(args, matches)? else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -425,15 +456,25 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
     };
     let (stop, signal) = on_signals()?;
     let mut interrupt = StopFlag(stop);
+    trainer.check_sync(args.check_sync);
     let result = if checkpoint.is_some() {
-        trainer.fit(
+        fit(
+            &mut trainer,
             &mut net,
             &train,
-            Some(&evaluation),
+            &evaluation,
             &mut (&mut interrupt, (&mut report, &mut checkpointer)),
+            job,
         )
     } else {
-        trainer.fit(&mut net, &train, Some(&evaluation), &mut (&mut interrupt, &mut report))
+        fit(
+            &mut trainer,
+            &mut net,
+            &train,
+            &evaluation,
+            &mut (&mut interrupt, &mut report),
+            job,
+        )
     };
     report.bar.finish_and_clear();
     let save_checkpoint = |path: &Path| -> Result<(), BoxError> { Ok(trainer.save_checkpoint(&net, path)?) };
@@ -493,6 +534,21 @@ fn train_and_report<F: Float + batchprop_data::Float>(args: &Args, matches: &Arg
     };
     summarize(args, &run, wall.elapsed().as_secs_f64(), args.save.as_deref());
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`Trainer::fit`], or with `job` [`Trainer::fit_distributed`].
+fn fit<F: Float>(
+    trainer: &mut Trainer<F>,
+    net: &mut Network<F>,
+    train: &dyn Source<F>,
+    evaluation: &dyn Source<F>,
+    observer: &mut impl Observer<F>,
+    job: Option<&dyn Collective>,
+) -> Result<Finish, Error> {
+    match job {
+        Some(c) => trainer.fit_distributed(net, &train, Some(evaluation), observer, c),
+        None => trainer.fit(net, &train, Some(evaluation), observer),
+    }
 }
 
 /// `[784, 30, 10] sigmoid, quadratic cost, η 3, mini-batch 10, standard init[, λ 5]`.

@@ -439,3 +439,69 @@ pub fn mnist_dir(flag: Option<&Path>, files: &[&str]) -> Result<PathBuf, BoxErro
     ];
     find_mnist(&candidates)
 }
+
+/// This process's place in an MPI job (`mpirun -np P …`, feature `mpi`): rank 0 prints,
+/// saves and checkpoints; the others train in step with it, silent.
+#[cfg(feature = "mpi")]
+pub struct Job {
+    /// The collective the trainer sums through.
+    pub mpi: batchprop_train::Mpi,
+    stderr: Option<std::fs::File>, // rank > 0: the real stderr, kept for the error line
+}
+
+#[cfg(feature = "mpi")]
+impl Job {
+    /// Starts MPI. On ranks other than 0, stdout and stderr go to /dev/null (the job prints
+    /// once), a copy of stderr kept for [`Job::fail`].
+    pub fn start() -> Result<Job, BoxError> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+
+        use batchprop_train::Collective;
+        let mpi = batchprop_train::Mpi::init().ok_or("MPI was already started in this process")?;
+        let mut stderr = None;
+        if mpi.rank() > 0 {
+            let devnull = std::fs::File::options().write(true).open("/dev/null")?;
+            // SAFETY: dup and dup2 on this process's own descriptors 1 and 2; the copy of 2 is
+            // owned by the File made from it and nothing else.
+            unsafe {
+                let copy = libc::dup(2);
+                if copy < 0 || libc::dup2(devnull.as_raw_fd(), 1) < 0 || libc::dup2(devnull.as_raw_fd(), 2) < 0 {
+                    return Err(format!(
+                        "cannot silence rank {}: {}",
+                        mpi.rank(),
+                        std::io::Error::last_os_error()
+                    )
+                    .into());
+                }
+                stderr = Some(std::fs::File::from_raw_fd(copy));
+            }
+        }
+        Ok(Job { mpi, stderr })
+    }
+
+    /// The collective to train through, if the job has more than one process.
+    pub fn collective(&self) -> Option<&dyn batchprop_train::Collective> {
+        use batchprop_train::Collective;
+        (self.mpi.size() > 1).then_some(&self.mpi as &dyn Collective)
+    }
+
+    /// An error: in a job of several processes, one line on this process's stderr naming
+    /// its rank, then the whole job ends (`MPI_Abort`), so that no process waits for this
+    /// one; alone, the line as the tools print it.
+    pub fn fail(&self, e: &dyn std::fmt::Display) -> std::process::ExitCode {
+        use std::io::Write;
+
+        use batchprop_train::Collective;
+        let (rank, size) = (self.mpi.rank(), self.mpi.size());
+        if size == 1 {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+        let line = format!("error (rank {rank} of {size}): {e}\n");
+        match &self.stderr {
+            Some(f) => drop((&mut &*f).write_all(line.as_bytes())),
+            None => drop(std::io::stderr().write_all(line.as_bytes())),
+        }
+        self.mpi.abort(1)
+    }
+}

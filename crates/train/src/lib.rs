@@ -22,6 +22,8 @@ mod collective;
 mod error;
 mod history;
 mod model;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod observer;
 mod settings;
 mod source;
@@ -31,6 +33,8 @@ pub use collective::{Collective, OneProcess};
 pub use error::{Error, Result};
 pub use history::{Epoch, Metrics, Warning};
 pub use model::{MODEL_KEY, Model, ModelFloat, ModelInfo, Prediction, Score, Scorer, Spec};
+#[cfg(feature = "mpi")]
+pub use mpi::Mpi;
 pub use observer::{Checkpointer, Control, EpochEnd, Observer, StopFlag};
 pub use settings::{Engine, Metric, Monitor, Settings};
 pub use source::{Examples, Images, Leveled, Levels, Source, Targets};
