@@ -359,11 +359,10 @@ fn train_and_report<F: Float + batchprop_data::Float>(
     job: Option<&dyn Collective>,
 ) -> Result<ExitCode, BoxError> {
     let wall = Instant::now();
-    let root_only = |p: &Option<PathBuf>| p.clone().filter(|_| job.is_none_or(|c| c.rank() == 0));
-    let (save, checkpoint_flag) = (root_only(&args.save), root_only(&args.checkpoint));
+    // Under MPI, rank 0 alone saves and checkpoints.
+    let root = job.is_none_or(|c| c.rank() == 0);
     let args = &Args {
-        save,
-        checkpoint: checkpoint_flag,
+        save: args.save.clone().filter(|_| root),
         ..args.clone()
     };
     let Some((mut trainer, mut net, init)) = start::<F>(args, matches)? else {
@@ -376,8 +375,9 @@ fn train_and_report<F: Float + batchprop_data::Float>(
         .checkpoint
         .clone()
         .or_else(|| args.save.as_deref().map(checkpoint_beside))
-        .or_else(|| args.resume.clone());
-    if args.checkpoint_every.is_some() && checkpoint.is_none() {
+        .or_else(|| args.resume.clone())
+        .filter(|_| root);
+    if args.checkpoint_every.is_some() && checkpoint.is_none() && root {
         return Err("--checkpoint-every needs --save FILE or --checkpoint FILE".into());
     }
     // Where the work will go, checked before the data is read and anything trains.

@@ -33,8 +33,8 @@ use batchprop_examples::{
     run_dtype, save_or_fallback, stopped_at,
 };
 use batchprop_train::{
-    Checkpointer, Control, EpochEnd, Finish, Metric, Model, ModelFloat, Monitor, Observer, Score, Scorer, Settings,
-    Spec, StopFlag, Trainer, Warning,
+    Checkpointer, Collective, Control, EpochEnd, Finish, Metric, Model, ModelFloat, Monitor, Observer, Score, Scorer,
+    Settings, Spec, StopFlag, Trainer, Warning,
 };
 use clap::{ArgMatches, Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ use serde_json::json;
 
 /// Train a fully-connected network on a table (CSV, .npz, or two .npy files): classes or
 /// values, inferred from the target column.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(long_about = None, allow_negative_numbers = true)]
 struct Args {
     #[command(flatten)]
@@ -198,9 +198,22 @@ fn main() -> ExitCode {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.unwrap_or(0))
             .build()?;
-        pool.install(|| match dtype {
-            Dtype::F32 => run::<f32>(&args, &matches),
-            Dtype::F64 => run::<f64>(&args, &matches),
+        pool.install(|| {
+            // Under MPI, the job's processes train in step (docs/distributed.md).
+            #[cfg(feature = "mpi")]
+            {
+                let job = batchprop_examples::Job::start()?;
+                let result = match dtype {
+                    Dtype::F32 => run::<f32>(&args, &matches, job.collective()),
+                    Dtype::F64 => run::<f64>(&args, &matches, job.collective()),
+                };
+                Ok(result.unwrap_or_else(|e| job.fail(&e)))
+            }
+            #[cfg(not(feature = "mpi"))]
+            match dtype {
+                Dtype::F32 => run::<f32>(&args, &matches, None),
+                Dtype::F64 => run::<f64>(&args, &matches, None),
+            }
         })
     });
     match result {
@@ -332,8 +345,15 @@ fn resumed_data<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, path: &Path) -
     Ok(data)
 }
 
-fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, BoxError> {
+/// Trains as `args` say; with `job`, as one process of a data-parallel job, saving and
+/// checkpointing on rank 0 only.
+fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches, job: Option<&dyn Collective>) -> Result<ExitCode, BoxError> {
     let wall = Instant::now();
+    let root = job.is_none_or(|c| c.rank() == 0);
+    let args = &Args {
+        save: args.save.clone().filter(|_| root),
+        ..args.clone()
+    };
     let max_bytes = max_load_bytes(args.max_load_gb)?;
     // A new run's update rule, checked before any data is read (a resumed run keeps its own).
     let rule = args
@@ -350,8 +370,9 @@ fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, Box
     // Checkpoints: --checkpoint, else beside --save, else (resuming) where the run came from.
     let checkpoint = (args.checkpoint.clone())
         .or_else(|| args.save.as_deref().map(checkpoint_beside))
-        .or_else(|| args.resume.clone());
-    if args.checkpoint_every.is_some() && checkpoint.is_none() {
+        .or_else(|| args.resume.clone())
+        .filter(|_| root);
+    if args.checkpoint_every.is_some() && checkpoint.is_none() && root {
         return Err("--checkpoint-every needs --save FILE or --checkpoint FILE".into());
     }
     if let Some(path) = &checkpoint {
@@ -458,13 +479,14 @@ fn run<F: ModelFloat>(args: &Args, matches: &ArgMatches) -> Result<ExitCode, Box
                 every: args.checkpoint_every.map_or(0, |n| n as usize),
             };
             let observers = &mut (&mut interrupt, (&mut report, &mut checkpointer));
-            model.fit(&train, validation.as_ref(), &mut trainer, observers)
+            model.fit_with(&train, validation.as_ref(), &mut trainer, observers, job)
         }
-        None => model.fit(
+        None => model.fit_with(
             &train,
             validation.as_ref(),
             &mut trainer,
             &mut (&mut interrupt, &mut report),
+            job,
         ),
     };
     let save_checkpoint = |path: &Path| -> Result<(), BoxError> { Ok(trainer.save_checkpoint(&model.network, path)?) };

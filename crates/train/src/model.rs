@@ -272,18 +272,30 @@ impl<F: ModelFloat> Model<F> {
         trainer: &mut Trainer<F>,
         observer: &mut impl Observer<F>,
     ) -> Result<Finish> {
+        self.fit_with(train, evaluation, trainer, observer, None)
+    }
+
+    /// [`Model::fit`], or with `collective` as one process of a data-parallel run
+    /// ([`Trainer::fit_distributed`]): every process with the same table and model.
+    pub fn fit_with(
+        &mut self,
+        train: &Table<F>,
+        evaluation: Option<&Table<F>>,
+        trainer: &mut Trainer<F>,
+        observer: &mut impl Observer<F>,
+        collective: Option<&dyn crate::Collective>,
+    ) -> Result<Finish> {
         let train = self.scorer(train)?;
         let evaluation = evaluation.map(|e| self.scorer(e)).transpose()?;
         let train_examples = train.examples()?;
         let eval_examples = evaluation.as_ref().map(Scorer::examples).transpose()?;
         // Checkpoints of this run are model files too: `Model::resume` reads them.
         trainer.metadata_mut().extend(self.metadata()?);
-        trainer.fit(
-            &mut self.network,
-            &train_examples,
-            eval_examples.as_ref().map(|e| e as &dyn crate::Source<F>),
-            observer,
-        )
+        let evaluation = eval_examples.as_ref().map(|e| e as &dyn crate::Source<F>);
+        match collective {
+            Some(c) => trainer.fit_distributed(&mut self.network, &train_examples, evaluation, observer, c),
+            None => trainer.fit(&mut self.network, &train_examples, evaluation, observer),
+        }
     }
 
     /// `table` prepared once (scaled as the model scales its inputs), to score networks on
