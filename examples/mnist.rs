@@ -165,23 +165,12 @@ fn main() -> ExitCode {
             .build()?;
         // The one place the thread policy is set: the engine splits large batches (and
         // evaluation) across the pool it runs in.
+        // Under MPI, the job's processes train in step (docs/distributed.md).
         pool.install(|| {
-            // Under MPI, the job's processes train in step; MPI is started, used and ended on
-            // this thread, and a failing process ends the job.
-            #[cfg(feature = "mpi")]
-            {
-                let job = batchprop_examples::Job::start()?;
-                let run = match dtype {
-                    Dtype::F32 => train_and_report::<f32>(&args, &matches, job.collective()),
-                    Dtype::F64 => train_and_report::<f64>(&args, &matches, job.collective()),
-                };
-                Ok(run.unwrap_or_else(|e| job.fail(&e)))
-            }
-            #[cfg(not(feature = "mpi"))]
-            match dtype {
-                Dtype::F32 => train_and_report::<f32>(&args, &matches, None),
-                Dtype::F64 => train_and_report::<f64>(&args, &matches, None),
-            }
+            batchprop_examples::in_job(|job| match dtype {
+                Dtype::F32 => train_and_report::<f32>(&args, &matches, job),
+                Dtype::F64 => train_and_report::<f64>(&args, &matches, job),
+            })
         })
     });
     match result {

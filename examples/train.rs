@@ -198,22 +198,12 @@ fn main() -> ExitCode {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.unwrap_or(0))
             .build()?;
+        // Under MPI, the job's processes train in step (docs/distributed.md).
         pool.install(|| {
-            // Under MPI, the job's processes train in step (docs/distributed.md).
-            #[cfg(feature = "mpi")]
-            {
-                let job = batchprop_examples::Job::start()?;
-                let result = match dtype {
-                    Dtype::F32 => run::<f32>(&args, &matches, job.collective()),
-                    Dtype::F64 => run::<f64>(&args, &matches, job.collective()),
-                };
-                Ok(result.unwrap_or_else(|e| job.fail(&e)))
-            }
-            #[cfg(not(feature = "mpi"))]
-            match dtype {
-                Dtype::F32 => run::<f32>(&args, &matches, None),
-                Dtype::F64 => run::<f64>(&args, &matches, None),
-            }
+            batchprop_examples::in_job(|job| match dtype {
+                Dtype::F32 => run::<f32>(&args, &matches, job),
+                Dtype::F64 => run::<f64>(&args, &matches, job),
+            })
         })
     });
     match result {

@@ -505,3 +505,18 @@ impl Job {
         self.mpi.abort(1)
     }
 }
+
+/// Runs `train` once: with MPI (feature `mpi`) as this process's part of the job, given the
+/// collective when the job has more than one process, a failure ending the whole job
+/// ([`Job::fail`]); without, alone. MPI is started, used and ended on the calling thread.
+pub fn in_job(
+    train: impl FnOnce(Option<&dyn batchprop_train::Collective>) -> Result<std::process::ExitCode, BoxError>,
+) -> Result<std::process::ExitCode, BoxError> {
+    #[cfg(feature = "mpi")]
+    {
+        let job = Job::start()?;
+        Ok(train(job.collective()).unwrap_or_else(|e| job.fail(&e)))
+    }
+    #[cfg(not(feature = "mpi"))]
+    train(None)
+}

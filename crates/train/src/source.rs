@@ -42,6 +42,15 @@ impl<F> Targets<'_, F> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The same targets, borrowed for a shorter lifetime (ndarray's views are invariant in
+    /// theirs, so a `Targets<'a, F>` does not shorten by itself).
+    pub fn reborrow(&self) -> Targets<'_, F> {
+        match *self {
+            Targets::Classes { labels, classes } => Targets::Classes { labels, classes },
+            Targets::Values(y) => Targets::Values(y.reborrow()),
+        }
+    }
 }
 
 /// A data set the trainer can draw mini-batches from.
@@ -231,10 +240,7 @@ impl<F: Float> Source<F> for Examples<'_, F> {
     }
 
     fn targets(&self) -> Targets<'_, F> {
-        match self.targets {
-            Targets::Classes { labels, classes } => Targets::Classes { labels, classes },
-            Targets::Values(y) => Targets::Values(y.reborrow()),
-        }
+        self.targets.reborrow()
     }
 
     fn gather(&self, indices: &[usize], mut x: ArrayViewMut2<F>) {
@@ -501,10 +507,7 @@ impl<F: Float> Source<F> for Leveled<'_, F> {
     }
 
     fn targets(&self) -> Targets<'_, F> {
-        match self.targets {
-            Targets::Classes { labels, classes } => Targets::Classes { labels, classes },
-            Targets::Values(y) => Targets::Values(y.reborrow()),
-        }
+        self.targets.reborrow()
     }
 
     fn prefetch(&self, indices: &[usize]) {

@@ -1332,31 +1332,20 @@ impl Saturation {
 
     /// The outputs `A^L: (n_L × m)` of one batch, and its targets `Y: (n_L × m)`.
     fn observe<F: Float>(&mut self, a: ArrayView2<F>, y: ArrayView2<F>) {
-        let Some(slope) = self.slope else { return };
-        for (j, (a, y)) in a.rows().into_iter().zip(y.rows()).enumerate() {
-            for (&a, &y) in a.iter().zip(y) {
-                let a = a.as_f64();
-                if (a - y.as_f64()).abs() > 0.5 {
-                    self.wrong[j] += 1;
-                    self.stuck[j] += usize::from(slope(a) < SATURATED_SLOPE);
-                }
-            }
-        }
+        let (wrong, stuck) = (&mut self.wrong, &mut self.stuck);
+        each_wrong(self.slope, a, y, |j, saturated| {
+            wrong[j] += 1;
+            stuck[j] += usize::from(saturated);
+        });
     }
 
     /// [`Saturation::observe`]'s counts of one batch added into `wrong` and `stuck` (each
     /// `(n_L)`), not into the epoch's: a process's share, to be summed with the others'.
     fn count<F: Float>(&self, a: ArrayView2<F>, y: ArrayView2<F>, wrong: &mut [f64], stuck: &mut [f64]) {
-        let Some(slope) = self.slope else { return };
-        for (j, (a, y)) in a.rows().into_iter().zip(y.rows()).enumerate() {
-            for (&a, &y) in a.iter().zip(y) {
-                let a = a.as_f64();
-                if (a - y.as_f64()).abs() > 0.5 {
-                    wrong[j] += 1.0;
-                    stuck[j] += f64::from(u8::from(slope(a) < SATURATED_SLOPE));
-                }
-            }
-        }
+        each_wrong(self.slope, a, y, |j, saturated| {
+            wrong[j] += 1.0;
+            stuck[j] += f64::from(u8::from(saturated));
+        });
     }
 
     /// Adds a batch's summed [`Saturation::count`]s to the epoch's.
@@ -1386,6 +1375,26 @@ impl Saturation {
             wrong: self.wrong[neuron],
             stuck: self.stuck[neuron],
         })
+    }
+}
+
+/// Calls `f(j, saturated)` for each output `j` of each example of a batch (`A^L`, `Y`: `(n_L ×
+/// m)`) that is more than 1/2 from its target, `saturated` if σ' there (from `slope`, for
+/// outputs that can saturate) is below [`SATURATED_SLOPE`].
+fn each_wrong<F: Float>(
+    slope: Option<fn(f64) -> f64>,
+    a: ArrayView2<F>,
+    y: ArrayView2<F>,
+    mut f: impl FnMut(usize, bool),
+) {
+    let Some(slope) = slope else { return };
+    for (j, (a, y)) in a.rows().into_iter().zip(y.rows()).enumerate() {
+        for (&a, &y) in a.iter().zip(y) {
+            let a = a.as_f64();
+            if (a - y.as_f64()).abs() > 0.5 {
+                f(j, slope(a) < SATURATED_SLOPE);
+            }
+        }
     }
 }
 

@@ -61,6 +61,19 @@ impl Collective for Threads {
     }
 }
 
+/// `process(collective)` on `size` threads, one per simulated process; their results in rank
+/// order.
+fn on_threads<T: Send>(size: usize, process: impl Fn(Threads) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let process = &process;
+        let handles: Vec<_> = threads(size)
+            .into_iter()
+            .map(|c| scope.spawn(move || process(c)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// The parts of a record that do not depend on the clock.
 fn outcome(history: &[Epoch]) -> Vec<String> {
     history
@@ -87,25 +100,16 @@ fn run(
 ) -> Vec<(Network<f64>, Vec<Epoch>)> {
     let (x, labels) = circles(1000, 100);
     let (xe, le) = circles(300, 300);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = threads(processes)
-            .into_iter()
-            .map(|c| {
-                let (x, labels, xe, le, observe) = (&x, &labels, &xe, &le, &observe);
-                scope.spawn(move || {
-                    let train = Examples::classes(x.view(), labels, 2).unwrap();
-                    let eval = Examples::classes(xe.view(), le, 2).unwrap();
-                    let mut trainer = Trainer::new(settings.clone()).unwrap();
-                    let mut net = circle_network(&mut trainer, 16);
-                    let mut observer = observe(c.rank());
-                    trainer
-                        .fit_distributed(&mut net, &train, Some(&eval), &mut &mut *observer, &c)
-                        .unwrap();
-                    (net, trainer.history().to_vec())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    on_threads(processes, |c| {
+        let train = Examples::classes(x.view(), &labels, 2).unwrap();
+        let eval = Examples::classes(xe.view(), &le, 2).unwrap();
+        let mut trainer = Trainer::new(settings.clone()).unwrap();
+        let mut net = circle_network(&mut trainer, 16);
+        let mut observer = observe(c.rank());
+        trainer
+            .fit_distributed(&mut net, &train, Some(&eval), &mut &mut *observer, &c)
+            .unwrap();
+        (net, trainer.history().to_vec())
     })
 }
 
@@ -191,48 +195,25 @@ fn one_process_asking_to_stop_stops_them_all() {
 
 #[test]
 fn processes_that_differ_are_an_error_on_each() {
+    // Each process's error, its data and settings made from its rank.
+    let errors = |size: usize, examples: fn(usize) -> usize, seed: fn(usize) -> u64| {
+        on_threads(size, |c| {
+            let (x, labels) = circles(examples(c.rank()), 1);
+            let train = Examples::classes(x.view(), &labels, 2).unwrap();
+            let mut trainer = Trainer::new(settings().seed(seed(c.rank()))).unwrap();
+            let mut net = circle_network(&mut trainer, 4);
+            let e = trainer
+                .fit_distributed(&mut net, &train, None, &mut (), &c)
+                .unwrap_err();
+            e.to_string()
+        })
+    };
     // Different data sizes.
-    let results: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = threads(2)
-            .into_iter()
-            .map(|c| {
-                scope.spawn(move || {
-                    let (x, labels) = circles(100 + c.rank(), 1);
-                    let train = Examples::classes(x.view(), &labels, 2).unwrap();
-                    let mut trainer = Trainer::new(settings()).unwrap();
-                    let mut net = circle_network(&mut trainer, 4);
-                    let e = trainer
-                        .fit_distributed(&mut net, &train, None, &mut (), &c)
-                        .unwrap_err();
-                    e.to_string()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    for e in &results {
+    for e in errors(2, |rank| 100 + rank, |_| 4) {
         assert!(e.contains("the processes hold different data"), "{e}");
     }
-    // Different initial networks.
-    let results: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = threads(3)
-            .into_iter()
-            .map(|c| {
-                scope.spawn(move || {
-                    let (x, labels) = circles(100, 1);
-                    let train = Examples::classes(x.view(), &labels, 2).unwrap();
-                    let mut trainer = Trainer::new(settings().seed(c.rank() as u64 / 2)).unwrap();
-                    let mut net = circle_network(&mut trainer, 4);
-                    let e = trainer
-                        .fit_distributed(&mut net, &train, None, &mut (), &c)
-                        .unwrap_err();
-                    e.to_string()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    for e in &results {
+    // Different initial networks (ranks 0 and 1 alike, 2 not).
+    for e in errors(3, |_| 100, |rank| rank as u64 / 2) {
         assert!(e.contains("start from different networks"), "{e}");
     }
 }
