@@ -531,14 +531,29 @@ pub(crate) fn check_labels(examples: usize, labels: &[u32], classes: usize) -> R
 /// first NaN if there is one (so that a network whose outputs went NaN is not scored on its
 /// finite outputs).
 pub fn argmax<F: Float>(column: ndarray::ArrayView1<F>) -> usize {
+    match column.as_slice() {
+        Some(values) => argmax_of(values.iter().copied()),
+        None => argmax_of(column.iter().copied()),
+    }
+}
+
+/// [`argmax`] of a column's values in order (a slice's iterator where the column is
+/// contiguous: the trainer calls it on every example of every batch). The running maximum is
+/// a select, not a branch: which output is largest is what the CPU cannot predict.
+#[inline]
+fn argmax_of<F: Float>(mut values: impl Iterator<Item = F>) -> usize {
+    let Some(mut top) = values.next() else { return 0 };
+    if top.is_nan() {
+        return 0;
+    }
     let mut best = 0;
-    for (i, &v) in column.iter().enumerate() {
+    for (i, v) in (1..).zip(values) {
         if v.is_nan() {
             return i;
         }
-        if v > column[best] {
-            best = i;
-        }
+        let higher = v > top;
+        best = if higher { i } else { best };
+        top = if higher { v } else { top };
     }
     best
 }

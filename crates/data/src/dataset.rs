@@ -574,7 +574,20 @@ impl ImageBytes {
     /// If `n > len()`.
     pub fn truncate(&mut self, n: usize) {
         assert!(n <= self.len(), "{n} of {} images", self.len());
-        self.pixels = self.pixels.slice(ndarray::s![..n, ..]).to_owned();
+        // The first rows of the buffer, kept where they are (no copy: the loader's buffer
+        // is backed by huge pages where the system has them; shrinking only unmaps its tail).
+        let cols = self.pixels.ncols();
+        let pixels = std::mem::replace(&mut self.pixels, Array2::zeros((0, cols)));
+        let pixels = if pixels.is_standard_layout() {
+            pixels
+        } else {
+            pixels.as_standard_layout().into_owned()
+        };
+        let (mut values, offset) = pixels.into_raw_vec_and_offset();
+        values.drain(..offset.unwrap_or(0));
+        values.truncate(n * cols);
+        values.shrink_to_fit();
+        self.pixels = Array2::from_shape_vec((n, cols), values).expect("the first rows");
         self.labels.truncate(n);
     }
 

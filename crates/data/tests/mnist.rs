@@ -161,3 +161,20 @@ fn missing_files_name_what_is_needed() {
         .to_string();
     assert!(err.contains("nowhere is not a directory"), "{err}");
 }
+
+/// The book's split keeps the training images in the buffer they were read into (no copy of
+/// 39 MB, and the huge pages the loader asked for stay), and they are the first rows.
+#[test]
+fn the_training_part_keeps_the_loaded_buffer() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (images, labels) = tiny_mnist(300);
+    std::fs::write(dir.path().join("images"), &images).unwrap();
+    std::fs::write(dir.path().join("labels"), &labels).unwrap();
+    let all = ImageBytes::load_with_limit(dir.path().join("images"), dir.path().join("labels"), 10, 1 << 30).unwrap();
+    let (before, first) = (all.pixels().as_ptr(), all.pixels().slice(s![..200, ..]).to_owned());
+    let (train, rest) = all.split_at(200);
+    assert_eq!(train.pixels().as_ptr(), before);
+    assert_eq!(train.pixels(), first);
+    assert_eq!((train.len(), rest.len()), (200, 100));
+    assert_eq!(rest.pixels()[[0, 0]], ((200 * 784) % 251) as u8);
+}

@@ -1255,7 +1255,9 @@ impl<F: Float> Batcher<F> {
         let m = indices.len();
         data.gather(indices, self.x.columns_mut(m));
         // The next batch's examples come into the cache while the engine steps on this one.
-        data.prefetch(batch(k + 1).0);
+        let next = batch(k + 1).0;
+        data.prefetch(next);
+        data.targets().prefetch(next);
         let mut y_m = self.y.columns_mut(m); // (n_L × m)
         match data.targets() {
             Targets::Classes { labels, .. } => {
@@ -1286,19 +1288,36 @@ fn allocation(rows: usize, batch_size: usize) -> Error {
 /// about 0 where it should output 1 (or the reverse) with σ'(z) ≈ 0 barely learns, however
 /// wrong it is.
 struct Saturation {
-    slope: Option<fn(f64) -> f64>, // σ' from a = σ(z), for sigmoid and tanh outputs
-    wrong: Vec<usize>,             // (n_L): examples this epoch with |a_j − y_j| > 1/2
-    stuck: Vec<usize>,             // (n_L): those of them with σ'(z_j) below SATURATED_SLOPE
-    streak: Vec<usize>,            // (n_L): consecutive epochs the neuron has been stuck
+    slope: Option<Slope>, // σ' from a = σ(z), for sigmoid and tanh outputs
+    wrong: Vec<usize>,    // (n_L): examples this epoch with |a_j − y_j| > 1/2
+    stuck: Vec<usize>,    // (n_L): those of them with σ'(z_j) below SATURATED_SLOPE
+    streak: Vec<usize>,   // (n_L): consecutive epochs the neuron has been stuck
+}
+
+/// σ' of an output that saturates under the quadratic cost, from its activation `a`.
+#[derive(Clone, Copy)]
+enum Slope {
+    Sigmoid, // σ' = a (1 − a)
+    Tanh,    // σ' = 1 − a²
+}
+
+impl Slope {
+    #[inline(always)]
+    fn at(self, a: f64) -> f64 {
+        match self {
+            Slope::Sigmoid => a * (1.0 - a),
+            Slope::Tanh => 1.0 - a * a,
+        }
+    }
 }
 
 impl Saturation {
     /// For `net`, going on from `streak` (a run's saved streaks, or empty for none).
     fn new<F: Float>(net: &Network<F>, streak: &[usize]) -> Self {
         let output = &net.activations()[net.num_layers() - 2];
-        let slope: Option<fn(f64) -> f64> = match (output, net.cost()) {
-            (Activation::Sigmoid, Cost::Quadratic) => Some(|a| a * (1.0 - a)),
-            (Activation::Tanh, Cost::Quadratic) => Some(|a| 1.0 - a * a),
+        let slope = match (output, net.cost()) {
+            (Activation::Sigmoid, Cost::Quadratic) => Some(Slope::Sigmoid),
+            (Activation::Tanh, Cost::Quadratic) => Some(Slope::Tanh),
             _ => None,
         };
         let n_out = net.sizes()[net.num_layers() - 1];
@@ -1332,20 +1351,13 @@ impl Saturation {
 
     /// The outputs `A^L: (n_L × m)` of one batch, and its targets `Y: (n_L × m)`.
     fn observe<F: Float>(&mut self, a: ArrayView2<F>, y: ArrayView2<F>) {
-        let (wrong, stuck) = (&mut self.wrong, &mut self.stuck);
-        each_wrong(self.slope, a, y, |j, saturated| {
-            wrong[j] += 1;
-            stuck[j] += usize::from(saturated);
-        });
+        each_wrong(self.slope, a, y, &mut self.wrong, &mut self.stuck);
     }
 
     /// [`Saturation::observe`]'s counts of one batch added into `wrong` and `stuck` (each
     /// `(n_L)`), not into the epoch's: a process's share, to be summed with the others'.
     fn count<F: Float>(&self, a: ArrayView2<F>, y: ArrayView2<F>, wrong: &mut [f64], stuck: &mut [f64]) {
-        each_wrong(self.slope, a, y, |j, saturated| {
-            wrong[j] += 1.0;
-            stuck[j] += f64::from(u8::from(saturated));
-        });
+        each_wrong(self.slope, a, y, wrong, stuck);
     }
 
     /// Adds a batch's summed [`Saturation::count`]s to the epoch's.
@@ -1378,22 +1390,25 @@ impl Saturation {
     }
 }
 
-/// Calls `f(j, saturated)` for each output `j` of each example of a batch (`A^L`, `Y`: `(n_L ×
-/// m)`) that is more than 1/2 from its target, `saturated` if σ' there (from `slope`, for
-/// outputs that can saturate) is below [`SATURATED_SLOPE`].
-fn each_wrong<F: Float>(
-    slope: Option<fn(f64) -> f64>,
+/// Counts, for each output `j`, the examples of a batch (`A^L`, `Y`: `(n_L × m)`) whose
+/// output is more than 1/2 from its target into `wrong[j]`, and those of them where σ' (from
+/// `slope`, for outputs that can saturate) is below [`SATURATED_SLOPE`] into `stuck[j]`.
+/// Without branches: which outputs are wrong is a coin toss the CPU cannot predict.
+fn each_wrong<F: Float, T: Copy + std::ops::AddAssign + From<u8>>(
+    slope: Option<Slope>,
     a: ArrayView2<F>,
     y: ArrayView2<F>,
-    mut f: impl FnMut(usize, bool),
+    wrong: &mut [T],
+    stuck: &mut [T],
 ) {
     let Some(slope) = slope else { return };
-    for (j, (a, y)) in a.rows().into_iter().zip(y.rows()).enumerate() {
-        for (&a, &y) in a.iter().zip(y) {
+    // Example by example: the columns are contiguous.
+    for (a, y) in a.columns().into_iter().zip(y.columns()) {
+        for (((&a, &y), wrong), stuck) in a.iter().zip(y).zip(&mut *wrong).zip(&mut *stuck) {
             let a = a.as_f64();
-            if (a - y.as_f64()).abs() > 0.5 {
-                f(j, slope(a) < SATURATED_SLOPE);
-            }
+            let is_wrong = (a - y.as_f64()).abs() > 0.5;
+            *wrong += T::from(u8::from(is_wrong));
+            *stuck += T::from(u8::from(is_wrong & (slope.at(a) < SATURATED_SLOPE)));
         }
     }
 }
