@@ -247,7 +247,7 @@ fn run() -> Result<(), BoxError> {
             seconds.join(" / "),
         ));
     }
-    println!("{}", table.join("\n"));
+    batchprop_examples::outln!("{}", table.join("\n"));
     // The plot shows the book's first table (rows 0–2).
     curves.retain(|(row, _, _)| *row < 3);
     plot(

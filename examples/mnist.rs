@@ -653,20 +653,22 @@ impl<F: Float + batchprop_data::Float> Observer<F> for Report<'_, F> {
                 line["evaluation_correct"] = json!(v.correct);
                 line["evaluation_total"] = json!(v.total);
             }
-            self.bar.suspend(|| println!("{line}"));
+            self.bar.suspend(|| batchprop_examples::outln!("{line}"));
         } else {
             self.bar.suspend(|| {
-                println!(
+                batchprop_examples::outln!(
                     "Epoch {}: {test_correct} / {test_total}  ({:.2} s, {:.0} examples/s)",
-                    e.epoch, e.train_seconds, e.examples_per_second
+                    e.epoch,
+                    e.train_seconds,
+                    e.examples_per_second
                 );
                 if let (Some(t), Some(v)) = (training, evaluation) {
                     let cost = |c: Option<f64>| c.map_or("-".into(), |c| format!("{c:.6}"));
                     let correct = |c: Option<usize>| c.map_or("-".into(), |c| c.to_string());
-                    println!("  Cost on training data: {}", cost(t.cost));
-                    println!("  Accuracy on training data: {} / {}", correct(t.correct), t.total);
-                    println!("  Cost on evaluation data: {}", cost(v.cost));
-                    println!("  Accuracy on evaluation data: {} / {}", correct(v.correct), v.total);
+                    batchprop_examples::outln!("  Cost on training data: {}", cost(t.cost));
+                    batchprop_examples::outln!("  Accuracy on training data: {} / {}", correct(t.correct), t.total);
+                    batchprop_examples::outln!("  Cost on evaluation data: {}", cost(v.cost));
+                    batchprop_examples::outln!("  Accuracy on evaluation data: {} / {}", correct(v.correct), v.total);
                 }
             });
         }
@@ -705,7 +707,7 @@ fn summarize<F: Float>(args: &Args, run: &Run<'_, F>, wall_seconds: f64, saved: 
     let examples_per_second = (run.train_examples * epochs.len()) as f64 / train_seconds;
     let best = (0..epochs.len()).max_by_key(|&i| (test_correct[i], std::cmp::Reverse(epochs[i].epoch)));
     if args.json {
-        println!(
+        batchprop_examples::outln!(
             "{}",
             json!({
                 "summary": true,
@@ -735,7 +737,7 @@ fn summarize<F: Float>(args: &Args, run: &Run<'_, F>, wall_seconds: f64, saved: 
             })
         );
     } else if let Some(i) = best {
-        println!(
+        batchprop_examples::outln!(
             "Best: {} / {test_total} at epoch {}. {} epochs: {:.2} s training ({:.0} examples/s), {:.2} s in all",
             test_correct[i],
             epochs[i].epoch,

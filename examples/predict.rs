@@ -109,29 +109,29 @@ fn predict_mnist<F: batchprop::Float + batchprop_data::Float + ndarray_npy::Writ
     let predicted: Vec<usize> = outputs.columns().into_iter().map(argmax).collect();
     let truth: Vec<usize> = test.labels().iter().map(|&l| l as usize).collect();
     let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
-    println!(
+    batchprop_examples::outln!(
         "{}: {correct} / {} test images correct ({:.2} %)",
         args.model.display(),
         test.len(),
         100.0 * correct as f64 / test.len() as f64
     );
 
-    println!("\nConfusion matrix (rows: true digit, columns: predicted)\n");
+    batchprop_examples::outln!("\nConfusion matrix (rows: true digit, columns: predicted)\n");
     let mut confusion = [[0usize; 10]; 10];
     for (&p, &t) in predicted.iter().zip(&truth) {
         confusion[t][p] += 1;
     }
-    print!("      ");
+    batchprop_examples::out!("      ");
     for p in 0..10 {
-        print!("{p:>6}");
+        batchprop_examples::out!("{p:>6}");
     }
-    println!();
+    batchprop_examples::outln!();
     for (t, row) in confusion.iter().enumerate() {
-        print!("{t:>6}");
+        batchprop_examples::out!("{t:>6}");
         for &count in row {
-            print!("{count:>6}");
+            batchprop_examples::out!("{count:>6}");
         }
-        println!();
+        batchprop_examples::outln!();
     }
 
     // Misclassified digits first, then correct ones, in test-set order.
@@ -140,9 +140,10 @@ fn predict_mnist<F: batchprop::Float + batchprop_data::Float + ndarray_npy::Writ
     let (rows, cols) = (shapes[0], shapes.get(1).copied().unwrap_or(1));
     for &i in wrong.iter().chain(&right).take(args.show) {
         let verdict = if predicted[i] == truth[i] { "correct" } else { "WRONG" };
-        println!(
+        batchprop_examples::outln!(
             "\nTest image {i}: predicted {}, true {} ({verdict})",
-            predicted[i], truth[i]
+            predicted[i],
+            truth[i]
         );
         let image = test.images().row(i).to_owned();
         for r in 0..rows {
@@ -154,7 +155,7 @@ fn predict_mnist<F: batchprop::Float + batchprop_data::Float + ndarray_npy::Writ
                     _ => ' ',
                 })
                 .collect();
-            println!("  {}", line.trim_end());
+            batchprop_examples::outln!("  {}", line.trim_end());
         }
     }
     Ok(())
@@ -183,25 +184,25 @@ fn predict_csv(args: &Args, csv: &Path) -> Result<(), BoxError> {
     match &prediction {
         Prediction::Classes(names) => {
             for (i, name) in names.iter().enumerate().take(args.show) {
-                println!("row {}: {name}", i + 1);
+                batchprop_examples::outln!("row {}: {name}", i + 1);
             }
         }
         Prediction::Values(values) => {
             for (i, row) in values.rows().into_iter().enumerate().take(args.show) {
                 let v: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
-                println!("row {}: {}", i + 1, v.join(", "));
+                batchprop_examples::outln!("row {}: {}", i + 1, v.join(", "));
             }
         }
     }
     if rows.nrows() > args.show {
-        println!("… ({} rows in all; --show N prints more)", rows.nrows());
+        batchprop_examples::outln!("… ({} rows in all; --show N prints more)", rows.nrows());
     }
     let Some(table) = table else {
         return Ok(());
     };
     match model.score(&table)? {
         Score::Classes { correct, total } => {
-            println!(
+            batchprop_examples::outln!(
                 "\n{}: {correct} / {total} rows right ({:.2} %)",
                 args.model.display(),
                 100.0 * correct as f64 / total as f64
@@ -218,22 +219,22 @@ fn predict_csv(args: &Args, csv: &Path) -> Result<(), BoxError> {
                 confusion[index(&names[l as usize])][index(p)] += 1;
             }
             let width = classes.iter().map(String::len).max().unwrap_or(1).max(6) + 1;
-            println!("\nConfusion matrix (rows: true class, columns: predicted)\n");
-            print!("{:width$}", "");
+            batchprop_examples::outln!("\nConfusion matrix (rows: true class, columns: predicted)\n");
+            batchprop_examples::out!("{:width$}", "");
             for c in classes {
-                print!("{c:>width$}");
+                batchprop_examples::out!("{c:>width$}");
             }
-            println!();
+            batchprop_examples::outln!();
             for (c, row) in classes.iter().zip(&confusion) {
-                print!("{c:>width$}");
+                batchprop_examples::out!("{c:>width$}");
                 for count in row {
-                    print!("{count:>width$}");
+                    batchprop_examples::out!("{count:>width$}");
                 }
-                println!();
+                batchprop_examples::outln!();
             }
         }
         Score::Values { mse, mae, r2 } => {
-            println!(
+            batchprop_examples::outln!(
                 "\n{}: mse {mse:.4}, mae {mae:.4}, r2 {r2:.4} on {} rows",
                 args.model.display(),
                 table.len()

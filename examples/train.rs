@@ -563,11 +563,15 @@ impl<F: ModelFloat> Observer<F> for Report<F> {
             if let Some(v) = &e.evaluation {
                 line["validation_cost"] = json!(v.cost);
             }
-            println!("{line}");
+            batchprop_examples::outln!("{line}");
         } else {
             match score {
-                Score::Classes { correct, total } => println!("Epoch {}: {correct} / {total}", e.epoch),
-                Score::Values { mse, r2, .. } => println!("Epoch {}: mse {mse:.4}, r2 {r2:.4}", e.epoch),
+                Score::Classes { correct, total } => {
+                    batchprop_examples::outln!("Epoch {}: {correct} / {total}", e.epoch)
+                }
+                Score::Values { mse, r2, .. } => {
+                    batchprop_examples::outln!("Epoch {}: mse {mse:.4}, r2 {r2:.4}", e.epoch)
+                }
             }
         }
         self.scores.push(score);
@@ -604,7 +608,7 @@ fn summarize<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, first_epoch: usiz
                 summary["test_r2"] = json!(r2);
             }
         }
-        println!("{summary}");
+        batchprop_examples::outln!("{summary}");
     } else {
         let result = match *score {
             Score::Classes { correct, total } => {
@@ -615,7 +619,7 @@ fn summarize<F: ModelFloat>(args: &Args, trainer: &Trainer<F>, first_epoch: usiz
             }
             Score::Values { mse, mae, r2 } => format!("test mse {mse:.4}, mae {mae:.4}, r2 {r2:.4}"),
         };
-        println!(
+        batchprop_examples::outln!(
             "Final: {result}. {} epochs: {train_seconds:.2} s training ({:.0} examples/s), {wall:.2} s in all",
             history.len(),
             examples / train_seconds

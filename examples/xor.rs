@@ -26,9 +26,9 @@ fn main() -> Result<(), batchprop_train::Error> {
 
     let out = net.feedforward(x.view())?; // A^L: (2 × 4), each column a distribution
     for (input, column) in x.columns().into_iter().zip(out.columns()) {
-        println!("{} xor {} = {}", input[0], input[1], argmax(column));
+        batchprop_examples::outln!("{} xor {} = {}", input[0], input[1], argmax(column));
     }
     let last = trainer.history().last().expect("300 epochs");
-    println!("cost {:.4} after {} epochs", last.running_cost, trainer.history().len());
+    batchprop_examples::outln!("cost {:.4} after {} epochs", last.running_cost, trainer.history().len());
     Ok(())
 }

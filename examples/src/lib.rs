@@ -18,6 +18,28 @@ pub use run::{
 /// Any error a tool reports: printed as one message, never a panic.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// `print!` for the tools' reports: a closed stdout (`mnist | head -3`) is not a panic, as
+/// `print!`'s is, and does not stop a run (it goes on, saves what it was asked to and exits
+/// as it would). Printing is the tools' report, never their work: a failed write is skipped.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_fmt(format_args!($($arg)*));
+    }};
+}
+
+/// `println!` as [`out!`] writes: a closed stdout is neither a panic nor the end of a run.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::out!("\n") };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_fmt(format_args!($($arg)*)).and_then(|()| stdout.write_all(b"\n"));
+    }};
+}
+
 /// Parses the command line; on `--help` or `--version` prints them and exits 0, on a bad
 /// flag prints one line and exits 2 (the `Err` is the exit code to return from `main`).
 pub fn parse_args<T: clap::Parser>() -> Result<T, std::process::ExitCode> {
@@ -32,7 +54,7 @@ pub fn parse_args_and_matches<T: clap::Parser>() -> Result<(T, clap::ArgMatches)
             eprintln!("{}", one_line(&e));
             std::process::ExitCode::from(2)
         } else {
-            print!("{e}");
+            out!("{e}");
             std::process::ExitCode::SUCCESS
         }
     };

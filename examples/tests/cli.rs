@@ -658,3 +658,35 @@ fn expand_trains_on_five_shifted_copies_of_each_image() {
     let epochs = epochs_of(&out);
     assert!(epochs[0]["test_correct"].as_u64().unwrap() > 8_500, "{}", epochs[0]);
 }
+
+/// A reader that stops early (`mnist | head -1`) closes the tools' stdout: no panic, and a
+/// run goes on to save what it was asked to, exiting as it would have.
+#[test]
+fn a_closed_stdout_is_neither_a_panic_nor_the_end_of_a_run() {
+    let closed = |name: &str, args: &[&str]| {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(example(name))
+            .args(args)
+            .env_remove("MNIST_DIR")
+            .stdout(writer)
+            .output()
+            .expect("the example runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "{name} {args:?}: {stderr}"
+        );
+    };
+    closed("mnist", &["--help"]);
+    let dir = tempfile::TempDir::new().unwrap();
+    let model = dir.path().join("net.json");
+    let model = model.to_str().unwrap();
+    let data = mnist_dir();
+    closed(
+        "mnist",
+        &["--data", &data, "--epochs", "1", "--sizes", "784,10", "--save", model],
+    );
+    assert!(Path::new(model).is_file(), "the run saved its network");
+    closed("predict", &[model, "--data", &data]);
+}
