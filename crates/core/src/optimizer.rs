@@ -318,9 +318,12 @@ impl<F: Float> Optimizer<F> {
             match self.rule {
                 Rule::Sgd => {
                     let (beta, minus_eta) = (F::from_f64(1.0 - eta * l2_sgd), F::from_f64(-eta));
-                    Zip::from(&mut w)
-                        .and(&gw)
-                        .for_each(|w, &g| *w = beta * *w + minus_eta * (g + l1 * sgn(*w)));
+                    let (ws, gs) = (contiguous(w.view_mut()), gw.to_slice().expect(CONTIGUOUS));
+                    crate::Isa::current().run(|| {
+                        for (w, &g) in ws.iter_mut().zip(gs) {
+                            *w = beta * *w + minus_eta * (g + l1 * sgn(*w));
+                        }
+                    });
                     b.scaled_add(minus_eta, &gb);
                 }
                 Rule::Momentum { mu } | Rule::Nesterov { mu } => {
@@ -331,10 +334,16 @@ impl<F: Float> Optimizer<F> {
                         *buf = mu * *buf + u;
                         *w -= eta * if nesterov { u + mu * *buf } else { *buf };
                     };
-                    Zip::from(&mut w)
-                        .and(&gw)
-                        .and(&mut bw)
-                        .for_each(|w, &g, buf| step(w, buf, g + l2 * *w + l1 * sgn(*w)));
+                    let (ws, gs, bufs) = (
+                        contiguous(w.view_mut()),
+                        gw.to_slice().expect(CONTIGUOUS),
+                        contiguous(bw.view_mut()),
+                    );
+                    crate::Isa::current().run(|| {
+                        for ((w, &g), buf) in ws.iter_mut().zip(gs).zip(bufs) {
+                            step(w, buf, g + l2 * *w + l1 * sgn(*w));
+                        }
+                    });
                     Zip::from(&mut b)
                         .and(&gb)
                         .and(&mut bb)
@@ -368,11 +377,8 @@ impl<F: Float> Optimizer<F> {
                     };
                     let (mut mw, mut mb) = self.first.as_mut().expect("Adam's m").layer_mut(l);
                     let (mut vw, mut vb) = self.second.as_mut().expect("Adam's v").layer_mut(l);
-                    let slices = (w.as_slice_mut(), gw.as_slice(), mw.as_slice_mut(), vw.as_slice_mut());
-                    let (Some(w), Some(gw), Some(mw), Some(vw)) = slices else {
-                        unreachable!("the aligned buffers are contiguous")
-                    };
-                    step.weights(w, gw, mw, vw);
+                    let (ws, gs) = (contiguous(w.view_mut()), gw.to_slice().expect(CONTIGUOUS));
+                    step.weights(ws, gs, contiguous(mw.view_mut()), contiguous(vw.view_mut()));
                     Zip::from(&mut b)
                         .and(&gb)
                         .and(&mut mb)
@@ -429,24 +435,7 @@ impl<F: Float> AdamStep<F> {
     /// products at mini-batches of 10. Each element's arithmetic is the same (no fused
     /// multiply–adds), so every instruction set gives the same bits.
     fn weights(&self, w: &mut [F], g: &[F], m: &mut [F], v: &mut [F]) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f")]
-            fn avx512<F: Float>(s: &AdamStep<F>, w: &mut [F], g: &[F], m: &mut [F], v: &mut [F]) {
-                s.weights_loop(w, g, m, v)
-            }
-            #[target_feature(enable = "avx2")]
-            fn avx2<F: Float>(s: &AdamStep<F>, w: &mut [F], g: &[F], m: &mut [F], v: &mut [F]) {
-                s.weights_loop(w, g, m, v)
-            }
-            match crate::Isa::current() {
-                // SAFETY: `Isa::current` is an instruction set this CPU supports.
-                crate::Isa::Avx512 => return unsafe { avx512(self, w, g, m, v) },
-                crate::Isa::Avx2 => return unsafe { avx2(self, w, g, m, v) },
-                _ => {}
-            }
-        }
-        self.weights_loop(w, g, m, v)
+        crate::Isa::current().run(|| self.weights_loop(w, g, m, v))
     }
 
     #[inline(always)]
@@ -457,6 +446,15 @@ impl<F: Float> AdamStep<F> {
             self.adam(w, m, v, u);
         }
     }
+}
+
+/// Why a parameter-shaped view is one slice: every parameter, gradient and state array is a
+/// view into one aligned buffer, layer after layer.
+const CONTIGUOUS: &str = "the aligned buffers are contiguous";
+
+/// A parameter-shaped view as the slice it is.
+fn contiguous<F>(a: ArrayViewMut2<'_, F>) -> &mut [F] {
+    a.into_slice().expect(CONTIGUOUS)
 }
 
 /// `sgn w`, 0 at 0.
@@ -485,9 +483,12 @@ impl<F: Float> MomentumStep<F> {
     /// into the buffer: `B += (λ/n) W + (λ₁/n) sgn W`, `W ← W − η B`, `b ← b − η B_b`.
     pub(crate) fn finish(&self, w: ArrayViewMut2<F>, b: ArrayViewMut1<F>, bw: ArrayViewMut2<F>, bb: ArrayViewMut1<F>) {
         let MomentumStep { eta, l2, l1, .. } = *self;
-        Zip::from(w).and(bw).for_each(|w, buf| {
-            *buf += l2 * *w + l1 * sgn(*w);
-            *w -= eta * *buf;
+        let (ws, bufs) = (contiguous(w), contiguous(bw));
+        crate::Isa::current().run(|| {
+            for (w, buf) in ws.iter_mut().zip(bufs) {
+                *buf += l2 * *w + l1 * sgn(*w);
+                *w -= eta * *buf;
+            }
         });
         Zip::from(b).and(&bb).for_each(|b, &buf| *b -= eta * buf);
     }
@@ -742,6 +743,72 @@ mod tests {
         assert_eq!(bits(&w1), bits(&w2), "{}", crate::Isa::current().name());
         assert_eq!(bits(&m1), bits(&m2));
         assert_eq!(bits(&v1), bits(&v2));
+    }
+
+    /// SGD's, momentum's and Nesterov's weight passes (with L1 and L2), in this CPU's vectors
+    /// or those `BATCHPROP_ISA` names (CI runs the library's tests on each), give the bits of
+    /// each rule's formula worked one element at a time: two steps, so that the momentum
+    /// buffer is not 0; weights exactly 0 among them (sgn 0); sizes no vector width divides.
+    #[test]
+    fn the_sgd_and_momentum_passes_give_their_formula_s_bits() {
+        use rand::SeedableRng;
+        let (eta, lambda, l1, n, mu) = (0.3, 2.0, 0.5, 40, 0.9);
+        for rule in [Rule::Sgd, Rule::Momentum { mu }, Rule::Nesterov { mu }] {
+            let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(3);
+            let mut net = Network::<f32>::builder(&[37, 19, 3]).build(&mut rng).unwrap();
+            let mut grads = net.zero_gradients();
+            for l in 1..net.num_layers() {
+                let (mut w, _) = net.params.layer_mut(l);
+                w.iter_mut().step_by(7).for_each(|w| *w = 0.0);
+                let (mut g, mut gb) = grads.layers.layer_mut(l);
+                g.iter_mut()
+                    .enumerate()
+                    .for_each(|(k, g)| *g = ((k * 37 % 101) as f32 - 50.0) / 70.0);
+                gb.fill(0.25);
+            }
+            let mut opt = Optimizer::new(&net, rule, eta).unwrap().with_l2(lambda, n).unwrap();
+            opt = opt.with_l1(l1, n, &net).unwrap();
+            let mut expected: Vec<Vec<f32>> = (1..net.num_layers())
+                .map(|l| net.params.w(l).iter().copied().collect())
+                .collect();
+            let mut buffers: Vec<Vec<f32>> = expected.iter().map(|w| vec![0.0; w.len()]).collect();
+            let (l2c, l1c) = (lambda / n as f64, (l1 / n as f64) as f32);
+            for _ in 0..2 {
+                opt.apply(&mut net, &grads);
+                for (l, (w, b)) in expected.iter_mut().zip(&mut buffers).enumerate() {
+                    for ((w, b), &g) in w.iter_mut().zip(b).zip(grads.layers.w(l + 1)) {
+                        match rule {
+                            Rule::Sgd => {
+                                let (beta, minus_eta) = ((1.0 - eta * l2c) as f32, -eta as f32);
+                                *w = beta * *w + minus_eta * (g + l1c * sgn(*w));
+                            }
+                            _ => {
+                                let u = g + l2c as f32 * *w + l1c * sgn(*w);
+                                *b = mu as f32 * *b + u;
+                                let by = if matches!(rule, Rule::Nesterov { .. }) {
+                                    u + mu as f32 * *b
+                                } else {
+                                    *b
+                                };
+                                *w -= eta as f32 * by;
+                            }
+                        }
+                    }
+                }
+            }
+            for (l, w) in expected.iter().enumerate() {
+                let found: Vec<u32> = net.params.w(l + 1).iter().map(|w| w.to_bits()).collect();
+                let want: Vec<u32> = w.iter().map(|w| w.to_bits()).collect();
+                assert_eq!(
+                    found,
+                    want,
+                    "{} on {}, layer {}",
+                    rule.name(),
+                    crate::Isa::current().name(),
+                    l + 1
+                );
+            }
+        }
     }
 
     #[test]

@@ -115,6 +115,39 @@ impl Isa {
     }
 }
 
+impl Isa {
+    /// `f()` compiled for this instruction set's vectors (one the CPU supports), for the
+    /// element-wise passes outside the kernels (the update rules): the crate is built for
+    /// the baseline, so a loop left to itself runs in SSE2's four lanes. `f` must be a loop
+    /// the compiler can vectorise and inline (a small closure); it gets the same bits on
+    /// every instruction set as long as it asks for no fused multiply–add.
+    ///
+    /// # Panics
+    /// If this CPU does not support `self`.
+    #[inline(always)]
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            fn avx512<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            match self {
+                // SAFETY: checked to be supported first.
+                Isa::Avx512 if self.is_supported() => return unsafe { avx512(f) },
+                Isa::Avx2 if self.is_supported() => return unsafe { avx2(f) },
+                Isa::Baseline => {}
+                _ => panic!("{} is not supported by this CPU", self.name()),
+            }
+        }
+        f()
+    }
+}
+
 /// Where the engine's matrix products run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {
