@@ -8,11 +8,17 @@ runs a few epochs; the table gives the median epoch's training time (the SGD loo
 and batch gathering included, evaluation excluded) and examples/s, and the final test
 accuracy.
 
-    python3 compare.py                 # all peers (needs numpy and torch, see README.md)
+    python3 compare.py                 # all peers (needs numpy, torch, scikit-learn and
+                                       # libfann-dev, see README.md)
     python3 compare.py --skip torch    # without PyTorch
     python3 compare.py --json          # one JSON object per row
     python3 compare.py --sizes 784,1000,1000,10 --batch-size 100,1000 --threads 1,2 --epochs 1 \
         --skip per-example             # a sweep: every size x batch x thread count
+
+FANN's incremental (per-example) training updates the weights after every example, so it
+gets eta = 0.3, the book's 3.0 spread over its 10 examples; scikit-learn's output layer is a
+softmax with the log-loss, which gets chapter 3's eta = 0.5 for that cost. FANN is
+single-threaded and has rows at one thread only.
 
 The Rust rows run `cargo run --release --example mnist` from the repository, with
 `--threads` as given (1 by default: batchprop would otherwise use every core), the Python
@@ -40,6 +46,13 @@ def runs(epochs, sizes, batch, threads):
     py = [sys.executable]
     half = str(max(1, epochs // 2))
     numpy = py + [os.path.join(HERE, "numpy_mlp.py")] + common
+    fann = py + [os.path.join(HERE, "fann_mlp.py")] + common + ["--dtype", "float32"]
+    sklearn = py + [os.path.join(HERE, "sklearn_mlp.py")] + common + ["--dtype", "float32", "--eta", "0.5"]
+    # FANN runs on one thread whatever it is given: no rows for more.
+    fann_rows = [] if threads > 1 else [
+        ("FANN per-example (incremental)", "f32", fann + ["--mode", "per-example", "--eta", "0.3", "--epochs", half]),
+        ("FANN batch (per mini-batch)", "f32", fann + ["--mode", "batched", "--epochs", half]),
+    ]
     return [
         ("batchprop batched", "f32", rust + ["--epochs", str(epochs)]),
         ("batchprop batched", "f64", rust + ["--epochs", str(epochs), "--dtype", "f64"]),
@@ -48,7 +61,8 @@ def runs(epochs, sizes, batch, threads):
         ("numpy batched", "f64", numpy + ["--mode", "batched", "--dtype", "float64", "--epochs", str(epochs)]),
         ("numpy per-example (network.py)", "f32", numpy + ["--mode", "per-example", "--dtype", "float32", "--epochs", half]),
         ("PyTorch eager (autograd + SGD)", "f32", py + [os.path.join(HERE, "torch_mlp.py")] + common + ["--dtype", "float32", "--epochs", half]),
-    ]
+        ("scikit-learn MLPClassifier (softmax output, log-loss, eta 0.5)", "f32", sklearn + ["--epochs", half]),
+    ] + fann_rows
 
 
 def main():
