@@ -138,10 +138,9 @@ fn training_steps_do_not_allocate() {
         });
         assert_eq!(per_example, 0, "allocations in per-example steps ({})", hidden.name());
 
-        // Inside a two-thread pool the steps on 100 examples are split across the threads
-        // (rayon's joins use the workers' own queues), still without allocating. A worker's
-        // first steal registers it with the work-stealing deque's epoch collector, once per
-        // thread: warm the pool up before counting.
+        // Inside a two-thread pool the steps on 100 examples are split across the team (the
+        // calling thread and a helper), still without allocating. The first split starts the
+        // helper thread: warm the team up before counting.
         two_threads.install(|| {
             for _ in 0..20 {
                 net.sgd_step(x, y.view(), &sgd, &mut ws).unwrap();
