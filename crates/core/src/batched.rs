@@ -500,7 +500,7 @@ fn block(work: usize, len: usize, min_len: usize) -> usize {
     if !gemm::engine_splits() {
         return len;
     }
-    let parts = (rayon::current_num_threads())
+    let parts = (team::threads())
         .min(team::MAX_PARTS)
         .min(work / MIN_WORK_PER_PART)
         .min(len / min_len)

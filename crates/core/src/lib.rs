@@ -91,7 +91,7 @@ pub mod onnx;
 mod optimizer;
 mod per_example;
 mod save;
-mod team;
+pub mod team;
 mod update;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE, Elementwise, sigmoid};

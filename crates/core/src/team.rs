@@ -9,6 +9,9 @@
 //! per thread of the current rayon pool (so `--threads`, `n_threads` and
 //! `rayon::ThreadPool::install` still set it), and the team starts helpers as they are needed.
 //!
+//! The trainer splits its gather of a batch across the team too ([`for_each`] and
+//! [`MAX_PARTS`] are public for that); nothing else in the public API uses it.
+//!
 //! A job's parts are claimed, not assigned: the caller claims parts like any helper, so a job
 //! finishes even if no helper comes (a helper not yet scheduled, a spawn that failed), and a
 //! caller that finds the team busy (another thread's step, or a part that itself splits) runs
@@ -28,14 +31,21 @@ use std::time::{Duration, Instant};
 const SPIN: Duration = Duration::from_micros(500);
 
 /// The most parts a job has (and helpers the team starts, plus one).
-pub(crate) const MAX_PARTS: usize = 64;
+pub const MAX_PARTS: usize = 64;
+
+/// The threads a split asks for: one per thread of the current rayon pool (the pool a
+/// `ThreadPool::install` runs in, or rayon's global pool, one thread per CPU unless
+/// `RAYON_NUM_THREADS` says otherwise).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
 
 /// Runs `f(item)` for every item, each on the calling thread or a helper, and returns when all
 /// have run: the team's `for_each`. At most [`MAX_PARTS`] items (more panic). Item 0 runs on
 /// the calling thread and item k on helper k unless one of them is late, so that a split
 /// repeated step after step (the same rows of `W` each time) keeps each part's data in one
 /// core's cache. A panic in `f` is raised on the calling thread once every item has finished.
-pub(crate) fn for_each<T: Send>(items: impl ExactSizeIterator<Item = T>, f: impl Fn(T) + Sync) {
+pub fn for_each<T: Send>(items: impl ExactSizeIterator<Item = T>, f: impl Fn(T) + Sync) {
     let parts = items.len();
     assert!(
         parts <= MAX_PARTS,

@@ -102,6 +102,32 @@ fn unshifted_bytes_train_to_the_same_bits_as_the_float_images() {
     assert_eq!(run(&Images::new(&bytes)), run(&in_place));
 }
 
+/// With two threads the trainer gathers a batch of 64 images of 784 pixels in two blocks of
+/// columns, one per thread (and the last batch, of 44, too): the training ends with the bits
+/// of one thread's, from bytes and from floats alike.
+#[test]
+fn a_gather_split_across_two_threads_trains_to_one_thread_s_bits() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let bytes = files(&dir, 300, 28, 28, |i, p| ((i * 131 + p * 7) % 256) as u8);
+    let floats = Dataset::<f32>::load(dir.path().join("images"), dir.path().join("labels"), 3).unwrap();
+    let in_place = Examples::classes(floats.x(), floats.labels(), 3).unwrap();
+    let run = |source: &dyn Source<f32>, threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut trainer = Trainer::<f32>::new(Settings::book().epochs(2).batch_size(64).eta(0.5).seed(4)).unwrap();
+            let mut net = batchprop::Network::<f32>::builder(&[784, 8, 3])
+                .build(trainer.rng())
+                .unwrap();
+            trainer.fit(&mut net, &source, None, &mut ()).unwrap();
+            net.parameters().to_vec()
+        })
+    };
+    let one = run(&Images::new(&bytes), 1);
+    assert_eq!(run(&Images::new(&bytes), 2), one);
+    assert_eq!(run(&in_place, 2), one);
+    assert_eq!(run(&in_place, 1), one);
+}
+
 /// Every pixel value, in images long enough for the vectorised conversion's full vectors and
 /// its tail, gathers to the bits the float loaders read (on the instruction set
 /// `BATCHPROP_ISA` chooses: CI runs this file on each).
