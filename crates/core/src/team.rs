@@ -221,10 +221,14 @@ impl Team {
                     break;
                 }
                 spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(64) && since.elapsed() > SPIN {
+                if !spins.is_multiple_of(64) {
+                    std::hint::spin_loop();
+                } else if since.elapsed() > SPIN {
                     self.park(seen);
                 } else {
-                    std::hint::spin_loop();
+                    // Every few microseconds: a core shared with other work (more threads
+                    // than cores) goes to them rather than to this wait.
+                    std::thread::yield_now();
                 }
             }
             self.claim_from(part);
