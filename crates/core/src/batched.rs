@@ -271,11 +271,7 @@ impl<F: Float> Network<F> {
             };
             let work = w.len() * m;
             let rows = row_block(work, w.nrows(), sigma.is_elementwise());
-            let cols = if rows < w.nrows() {
-                m
-            } else {
-                block(work, m, MIN_COLUMNS_PER_PART)
-            };
+            let cols = block(work, m, MIN_COLUMNS_PER_PART);
             if rows < w.nrows() {
                 let parts = (w.axis_chunks_iter(Axis(0), rows))
                     .zip(b.axis_chunks_iter(Axis(0), rows))
@@ -438,11 +434,7 @@ fn backpropagate_error<F: Float>(w: ArrayView2<F>, sigma: &Activation<F>, l: usi
     // Rows of `Δ^{l-1}` are columns of `W^l`; dropout's masks are indexed by column of the
     // batch, so a masked step splits by columns only.
     let rows = row_block(work, w.ncols(), masks.is_none() && sigma.is_elementwise());
-    let cols = if rows < w.ncols() {
-        m
-    } else {
-        block(work, m, MIN_COLUMNS_PER_PART)
-    };
+    let cols = block(work, m, MIN_COLUMNS_PER_PART);
     if rows < w.ncols() {
         let parts = (w.axis_chunks_iter(Axis(1), rows))
             .zip(delta_prev.axis_chunks_iter_mut(Axis(0), rows))
@@ -500,11 +492,7 @@ fn block(work: usize, len: usize, min_len: usize) -> usize {
     if !gemm::engine_splits() {
         return len;
     }
-    let parts = (team::threads())
-        .min(team::MAX_PARTS)
-        .min(work / MIN_WORK_PER_PART)
-        .min(len / min_len)
-        .max(1);
+    let parts = team::parts(work, MIN_WORK_PER_PART).min(len / min_len).max(1);
     len.div_ceil(parts)
 }
 

@@ -9,8 +9,8 @@
 //! per thread of the current rayon pool (so `--threads`, `n_threads` and
 //! `rayon::ThreadPool::install` still set it), and the team starts helpers as they are needed.
 //!
-//! The trainer splits its gather of a batch across the team too ([`for_each`] and
-//! [`MAX_PARTS`] are public for that); nothing else in the public API uses it.
+//! The trainer splits its gather of a batch across the team too ([`for_each`] and [`parts`]
+//! are public for that); nothing else in the public API uses it.
 //!
 //! A job's parts are claimed, not assigned: the caller claims parts like any helper, so a job
 //! finishes even if no helper comes (a helper not yet scheduled, a spawn that failed), and a
@@ -33,11 +33,15 @@ const SPIN: Duration = Duration::from_micros(500);
 /// The most parts a job has (and helpers the team starts, plus one).
 pub const MAX_PARTS: usize = 64;
 
-/// The threads a split asks for: one per thread of the current rayon pool (the pool a
+/// How many parts to split `work` into: one per thread of the current rayon pool (the pool a
 /// `ThreadPool::install` runs in, or rayon's global pool, one thread per CPU unless
-/// `RAYON_NUM_THREADS` says otherwise).
-pub fn threads() -> usize {
+/// `RAYON_NUM_THREADS` says otherwise), at most [`MAX_PARTS`], each worth at least
+/// `min_per_part` of it; at least 1.
+pub fn parts(work: usize, min_per_part: usize) -> usize {
     rayon::current_num_threads()
+        .min(MAX_PARTS)
+        .min(work / min_per_part)
+        .max(1)
 }
 
 /// Runs `f(item)` for every item, each on the calling thread or a helper, and returns when all

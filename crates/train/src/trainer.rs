@@ -1257,7 +1257,7 @@ impl<F: Float> Batcher<F> {
         // Each thread of the team gathers a block of columns, and asks for its block of the
         // next batch to come into its cache while the engine steps on this one. (The blocks
         // do not change what lands in X.)
-        let parts = gather_parts(m, data.input_size());
+        let parts = batchprop::team::parts(m * data.input_size(), MIN_GATHER_PER_PART);
         let (block, next_block) = (m.div_ceil(parts), next.len().div_ceil(parts).max(1));
         let mut x = self.x.columns_mut(m); // (n_0 × m)
         let blocks = (x.axis_chunks_iter_mut(Axis(1), block))
@@ -1290,15 +1290,6 @@ impl<F: Float> Batcher<F> {
 /// Values of a batch below which a block of it is not gathered on a thread of its own: a
 /// gather of 16k values (about 20 MNIST images) takes about as long as handing it over.
 const MIN_GATHER_PER_PART: usize = 1 << 14;
-
-/// How many blocks of columns a batch of `m` inputs of `n` values each is gathered in: one per
-/// thread of the current rayon pool, each at least [`MIN_GATHER_PER_PART`] values.
-fn gather_parts(m: usize, n: usize) -> usize {
-    (batchprop::team::threads())
-        .min(batchprop::team::MAX_PARTS)
-        .min(m * n / MIN_GATHER_PER_PART)
-        .max(1)
-}
 
 fn allocation(rows: usize, batch_size: usize) -> Error {
     Error::Data {
