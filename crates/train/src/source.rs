@@ -596,26 +596,10 @@ fn scale_into<F: Float, const IN_F32: bool>(pixels: &[u8], mut x: ArrayViewMut1<
 
 /// [`scale_into`]'s loop on contiguous values, in `isa`'s copy (one the CPU supports).
 fn scale_slice_on<F: Float, const IN_F32: bool>(isa: Isa, pixels: &[u8], x: &mut [F]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512<F: Float, const IN_F32: bool>(pixels: &[u8], x: &mut [F]) {
-            scale_slice::<F, IN_F32, true>(pixels, x)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<F: Float, const IN_F32: bool>(pixels: &[u8], x: &mut [F]) {
-            scale_slice::<F, IN_F32, true>(pixels, x)
-        }
-        assert!(isa.is_supported(), "{} is not supported by this CPU", isa.name());
-        match isa {
-            // SAFETY: checked just above.
-            Isa::Avx512 => return unsafe { avx512::<F, IN_F32>(pixels, x) },
-            Isa::Avx2 => return unsafe { avx2::<F, IN_F32>(pixels, x) },
-            Isa::Baseline => {}
-        }
+    match isa {
+        Isa::Baseline => scale_slice::<F, IN_F32, false>(pixels, x),
+        _ => isa.run(|| scale_slice::<F, IN_F32, true>(pixels, x)),
     }
-    let _ = isa;
-    scale_slice::<F, IN_F32, false>(pixels, x)
 }
 
 /// The loop of [`scale_into`], inlined into each instruction set's copy of it, where the

@@ -113,14 +113,14 @@ impl Isa {
             }
         })
     }
-}
 
-impl Isa {
     /// `f()` compiled for this instruction set's vectors (one the CPU supports), for the
-    /// element-wise passes outside the kernels (the update rules): the crate is built for
-    /// the baseline, so a loop left to itself runs in SSE2's four lanes. `f` must be a loop
-    /// the compiler can vectorise and inline (a small closure); it gets the same bits on
-    /// every instruction set as long as it asks for no fused multiply–add.
+    /// element-wise passes outside the kernels (the update rules, the trainer's pixel
+    /// conversion): the crates are built for the baseline, so a loop left to itself runs in
+    /// SSE2's four lanes. `f` must be a loop the compiler can vectorise and inline (a small
+    /// closure); it gets the same bits on every instruction set as long as it asks for no
+    /// fused multiply–add (`mul_add` is one instruction on AVX2 and AVX-512, a library call
+    /// on the baseline).
     ///
     /// # Panics
     /// If this CPU does not support `self`.
