@@ -50,7 +50,10 @@ def build(cc, dtype, out_dir):
     exe = os.path.join(out_dir, "fann_mlp")
     flags = ["-DDOUBLE", "-ldoublefann"] if dtype == "float64" else ["-lfloatfann"]
     command = [cc, "-O2", "-o", exe, os.path.join(HERE, "fann_mlp.c")] + flags + ["-lm"]
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(f"fann_mlp.py: cannot run the C compiler {cc!r} ({e.strerror}): set --cc or $CC")
     if done.returncode != 0:
         sys.exit(f"{done.stderr.strip()}\nfann_mlp.py: building the FANN driver failed: "
                  f"is libfann-dev installed (apt-get install libfann-dev)?")
